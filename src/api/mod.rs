@@ -1,0 +1,45 @@
+//! The HTTP API: one module per resource, each exposing `router()`; this file
+//! only merges them and applies the layers every route shares.
+//!
+//! Layers, outermost first: request id + error rendering + access log,
+//! panic catcher, timeout, body limit; protected routes add the API key.
+
+mod docs;
+mod health;
+mod pagination;
+mod sessions;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::error::Error;
+use crate::http::{auth, request_id};
+use crate::state::AppState;
+
+pub use docs::openapi;
+
+/// The complete application router.
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .merge(sessions::router())
+        .route_layer(middleware::from_fn_with_state(state.api_key.clone(), auth::require_api_key));
+    let public = Router::new().merge(health::router()).merge(docs::router());
+
+    Router::new()
+        .merge(public)
+        .merge(protected)
+        .fallback(not_found)
+        .with_state(state.clone())
+        .layer(DefaultBodyLimit::max(state.config.server.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout()))
+        .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn(request_id::middleware))
+}
+
+async fn not_found() -> Error {
+    Error::not_found("not_found", "no route matches this path")
+}

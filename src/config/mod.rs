@@ -1,0 +1,261 @@
+//! Configuration: one typed tree, loaded once, validated once.
+//!
+//! Layers (later wins): the embedded `config/default.toml`, an optional file,
+//! the conventional variables `API_KEY`, `DATABASE_URL`, `REDIS_URL`, `PORT`,
+//! then `WAG_<SECTION>__<KEY>`. Nothing else in the crate reads the
+//! environment; everything receives a `Config`.
+
+mod secret;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+pub use secret::{Secret, SecretUrl, redact_url};
+
+/// The embedded defaults; every key is documented there.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[validate(nested)]
+    pub server: ServerConfig,
+    #[validate(nested)]
+    pub auth: AuthConfig,
+    pub storage: StorageConfig,
+    #[validate(nested)]
+    pub database: DatabaseConfig,
+    #[validate(nested)]
+    pub redis: RedisConfig,
+    #[validate(nested)]
+    pub log: LogConfig,
+    #[validate(nested)]
+    pub shutdown: ShutdownConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub host: std::net::IpAddr,
+    pub port: u16,
+    #[validate(range(min = 1, max = 3600))]
+    pub request_timeout_secs: u64,
+    #[validate(range(min = 1024, max = 1073741824))]
+    pub body_limit_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    #[validate(custom(function = "validate::api_key"))]
+    pub api_key: Secret,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+#[validate(schema(function = "validate::pool_bounds", skip_on_field_errors = false))]
+pub struct DatabaseConfig {
+    #[validate(custom(function = "validate::database_url"))]
+    pub url: SecretUrl,
+    #[validate(range(min = 1, max = 1000))]
+    pub max_connections: u32,
+    pub min_connections: u32,
+    #[validate(range(min = 1, max = 300))]
+    pub acquire_timeout_secs: u64,
+    #[validate(range(min = 1, max = 86400))]
+    pub idle_timeout_secs: u64,
+    pub run_migrations: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    #[validate(custom(function = "validate::redis_url"))]
+    pub url: SecretUrl,
+    #[validate(length(min = 1, max = 64), custom(function = "validate::key_prefix"))]
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    #[validate(custom(function = "validate::log_level"))]
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    #[validate(range(min = 1, max = 3600))]
+    pub timeout_secs: u64,
+}
+
+/// Why the configuration could not be used. Each message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid configuration:\n  {}", .0.join("\n  "))]
+    Invalid(Vec<String>),
+}
+
+/// Which database the gateway talks to, derived from `database.url`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl Config {
+    /// Loads defaults, `file`, then the process environment, and validates.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Self::defaults();
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        Self::from_figment(figment.merge(Self::env()))
+    }
+
+    /// The embedded defaults alone, as a figment to layer on (tests use this).
+    pub fn defaults() -> Figment {
+        Figment::from(Toml::string(DEFAULT_TOML))
+    }
+
+    /// The environment layers: conventional names first, `WAG_` last.
+    fn env() -> Figment {
+        let conventional = Env::raw().filter_map(|key| {
+            let path = match key.as_str() {
+                k if k.eq_ignore_ascii_case("API_KEY") => "auth.api_key",
+                k if k.eq_ignore_ascii_case("DATABASE_URL") => "database.url",
+                k if k.eq_ignore_ascii_case("REDIS_URL") => "redis.url",
+                k if k.eq_ignore_ascii_case("PORT") => "server.port",
+                _ => return None,
+            };
+            Some(path.into())
+        });
+        // WAG_CONFIG names the file, not a key: keep it out of the tree.
+        let prefixed = Env::prefixed("WAG_").ignore(&["CONFIG"]).split("__");
+        Figment::new().merge(conventional).merge(prefixed)
+    }
+
+    /// Extracts and validates; the single gate every config passes through.
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate().map_err(|e| ConfigError::Invalid(validate::flatten(&e)))?;
+        Ok(config)
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.server.host, self.server.port)
+    }
+
+    /// The database URL in use: the configured one, or the embedded SQLite file.
+    pub fn database_url(&self) -> SecretUrl {
+        if self.database.url.is_empty() {
+            let path = self.storage.data_dir.join("wa-gateway.db");
+            SecretUrl::new(format!("sqlite://{}", path.display()))
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    pub fn database_kind(&self) -> DatabaseKind {
+        if validate::is_postgres_url(self.database_url().expose()) {
+            DatabaseKind::Postgres
+        } else {
+            DatabaseKind::Sqlite
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.request_timeout_secs)
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown.timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(toml: &str) -> Result<Config, ConfigError> {
+        Config::from_figment(Config::defaults().merge(Toml::string(toml)))
+    }
+
+    fn errors(toml: &str) -> String {
+        with(toml).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_use_embedded_sqlite() {
+        let config = with("").unwrap();
+        assert_eq!(config.database_kind(), DatabaseKind::Sqlite);
+        assert_eq!(config.database_url().expose(), "sqlite://./data/wa-gateway.db");
+        assert!(config.auth.api_key.is_empty());
+    }
+
+    #[test]
+    fn short_api_key_is_refused_naming_the_key() {
+        let msg = errors("[auth]\napi_key = \"0123456789\"");
+        assert!(msg.contains("auth.api_key"), "{msg}");
+        assert!(msg.contains("at least 32"), "{msg}");
+        assert!(!msg.contains("0123456789"), "the key itself must not be echoed: {msg}");
+    }
+
+    #[test]
+    fn api_key_with_forbidden_characters_is_refused() {
+        let msg = errors("[auth]\napi_key = \"abcdefghijklmnopqrstuvwxyz012345 6\"");
+        assert!(msg.contains("auth.api_key"), "{msg}");
+    }
+
+    #[test]
+    fn good_api_key_is_accepted() {
+        with("[auth]\napi_key = \"abcdefghijklmnopqrstuvwxyz0123456789+/=._~-\"").unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_their_keys() {
+        let msg = errors(
+            "[server]\nrequest_timeout_secs = 0\n[database]\nurl = \"mysql://x\"\nmax_connections = 2\nmin_connections = 5\n[log]\nlevel = \"wa_gateway=loud\"",
+        );
+        for key in ["server.request_timeout_secs", "database.url", "database.min_connections", "log.level"] {
+            assert!(msg.contains(key), "{key} missing from: {msg}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_refused() {
+        assert!(errors("[server]\nprot = 1").contains("prot"));
+        assert!(errors("[server]\nport = \"high\"").contains("port"));
+    }
+
+    #[test]
+    fn postgres_url_selects_postgres() {
+        let config = with("[database]\nurl = \"postgres://u:p@h/d\"").unwrap();
+        assert_eq!(config.database_kind(), DatabaseKind::Postgres);
+        assert!(!format!("{config:?}").contains(":p@"));
+    }
+}

@@ -1,0 +1,100 @@
+//! wa-gateway: a self-hosted, multi-session WhatsApp HTTP gateway.
+//!
+//! Layout:
+//! - `config`    typed configuration, loaded and validated once;
+//! - `http`      request ids, error rendering, auth, extractors;
+//! - `api`       one file per resource, each with its `router()`;
+//! - `store`     repositories over PostgreSQL or the embedded SQLite;
+//! - `shutdown`  the supervisor owning every background task;
+//! - `state`     `AppState`, handed to every handler;
+//! - `cli`       the `wa-gateway` command line.
+//!
+//! [`run`] starts the whole gateway on a listener the caller bound, so tests
+//! run the real thing on port 0.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod shutdown;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// Builds the state and serves until `shutdown` resolves, then drains.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = AppState::build(config).await?;
+    serve(state, listener, shutdown).await
+}
+
+/// Serves an already built state. Shutdown order: stop accepting and finish
+/// in-flight requests, stop background tasks, run close hooks, close the
+/// pool; all within `shutdown.timeout_secs`.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr().context("listener has no address")?;
+    let supervisor = state.supervisor.clone();
+    let bound = state.config.shutdown_timeout();
+    let store = state.store.clone();
+
+    let token = supervisor.token();
+    tokio::spawn({
+        let token = token.clone();
+        async move {
+            tokio::select! {
+                () = shutdown => token.cancel(),
+                () = token.cancelled() => {}
+            }
+        }
+    });
+
+    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
+    let mut server = tokio::spawn(server.into_future());
+    tracing::info!(%addr, "listening");
+
+    let early = tokio::select! {
+        () = token.cancelled() => None,
+        result = &mut server => Some(result),
+    };
+    if let Some(result) = early {
+        supervisor.trigger();
+        result.context("server task panicked")?.context("server failed")?;
+    }
+    tracing::info!(bound_secs = bound.as_secs(), "shutting down");
+
+    let drain = async {
+        if let Err(e) = server.await {
+            tracing::error!(error = ?e, "server task failed while draining");
+        }
+        supervisor.drain().await;
+        store.close().await;
+    };
+    match tokio::time::timeout(bound, drain).await {
+        Ok(()) => {
+            tracing::info!("shutdown complete");
+            Ok(())
+        }
+        Err(_) => anyhow::bail!("shutdown did not finish within {}s", bound.as_secs()),
+    }
+}

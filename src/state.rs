@@ -1,0 +1,71 @@
+//! `AppState`: everything a handler or worker needs, cheap to clone.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::config::Config;
+use crate::http::auth::ApiKey;
+use crate::shutdown::Supervisor;
+use crate::store::{self, Store};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    /// Present when `redis.url` is configured.
+    pub redis: Option<ConnectionManager>,
+    pub api_key: ApiKey,
+    pub supervisor: Supervisor,
+    pub started_at: Instant,
+}
+
+/// How long startup and health checks wait for Redis.
+pub const REDIS_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl AppState {
+    /// Connects to every configured dependency and applies migrations (unless
+    /// disabled). Fails with a message naming what could not be reached.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = store::connect(&config).await?;
+        if config.database.run_migrations {
+            store::migrate::up(store.pool()).await.context("applying database migrations")?;
+        }
+        let redis = match config.redis.url.is_empty() {
+            true => None,
+            false => Some(connect_redis(&config).await?),
+        };
+        tracing::info!(
+            database = ?store.kind,
+            redis = redis.is_some(),
+            auth = !config.auth.api_key.is_empty(),
+            "dependencies ready"
+        );
+        if config.auth.api_key.is_empty() {
+            tracing::warn!("no API key configured: protected routes answer 503 until API_KEY is set");
+        }
+        Ok(Self {
+            api_key: ApiKey::new(&config.auth.api_key),
+            config: Arc::new(config),
+            store,
+            redis,
+            supervisor: Supervisor::new(),
+            started_at: Instant::now(),
+        })
+    }
+}
+
+async fn connect_redis(config: &Config) -> anyhow::Result<ConnectionManager> {
+    let url = &config.redis.url;
+    let client = redis::Client::open(url.expose())
+        .with_context(|| format!("redis.url {url} is not a valid Redis URL"))?;
+    let manager_config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(REDIS_TIMEOUT))
+        .set_response_timeout(Some(REDIS_TIMEOUT));
+    tokio::time::timeout(REDIS_TIMEOUT * 2, client.get_connection_manager_with_config(manager_config))
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out connecting to Redis at {url}"))?
+        .with_context(|| format!("cannot connect to Redis at {url}"))
+}

@@ -1,0 +1,508 @@
+//! The one SQL implementation of every repository, stamped out per backend.
+//!
+//! The SQL below is written once in the dialect PostgreSQL and SQLite share
+//! (`$n` parameters, `RETURNING`, `ON CONFLICT`), and the macro instantiates it
+//! for `Pool<Postgres>` and `Pool<Sqlite>`. A macro rather than generics:
+//! sqlx's per-database trait bounds would make every method signature longer
+//! than its body. Timestamps are bound from Rust so both backends store the
+//! same instants in a comparable form.
+
+use std::marker::PhantomData;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{Database, Pool, Postgres, QueryBuilder, Sqlite};
+
+use super::StoreResult;
+use super::models::*;
+use super::repos::*;
+
+/// One database's pool, implementing every repository trait.
+pub struct SqlBackend<DB: Database> {
+    pub(crate) pool: Pool<DB>,
+    _db: PhantomData<DB>,
+}
+
+impl<DB: Database> SqlBackend<DB> {
+    pub fn new(pool: Pool<DB>) -> Self {
+        Self { pool, _db: PhantomData }
+    }
+}
+
+macro_rules! session_cols {
+    () => {
+        "id, engine, status, phone, push_name, metadata, last_seen_at, created_at, updated_at"
+    };
+}
+macro_rules! log_cols {
+    () => {
+        "id, session_id, direction, message_id, wa_message_id, chat_jid, message_type, content_preview, status, error, request_id, created_at, updated_at"
+    };
+}
+macro_rules! webhook_cols {
+    () => {
+        "id, session_id, url, events, secret, headers, enabled, created_at, updated_at"
+    };
+}
+macro_rules! delivery_cols {
+    () => {
+        "id, session_id, webhook_id, webhook_url, event_id, event_type, payload, status, attempts, last_attempt_at, last_status_code, last_error, created_at, updated_at"
+    };
+}
+
+macro_rules! impl_repos {
+    ($db:ty) => {
+        #[async_trait]
+        impl SessionRepo for SqlBackend<$db> {
+            async fn create(&self, new: &NewSession) -> StoreResult<Session> {
+                let now = Utc::now();
+                let sql = concat!(
+                    "INSERT INTO sessions (id, engine, status, metadata, created_at, updated_at) \
+                     VALUES ($1, $2, 'created', $3, $4, $4) RETURNING ",
+                    session_cols!()
+                );
+                Ok(sqlx::query_as::<$db, Session>(sql)
+                    .bind(&new.id)
+                    .bind(&new.engine)
+                    .bind(Json(&new.metadata))
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn get(&self, id: &str) -> StoreResult<Option<Session>> {
+                let sql = concat!("SELECT ", session_cols!(), " FROM sessions WHERE id = $1");
+                Ok(sqlx::query_as::<$db, Session>(sql).bind(id).fetch_optional(&self.pool).await?)
+            }
+
+            async fn list(&self, page: &Page<String>) -> StoreResult<Vec<Session>> {
+                let mut q = QueryBuilder::<$db>::new(concat!("SELECT ", session_cols!(), " FROM sessions"));
+                if let Some(after) = &page.after {
+                    q.push(" WHERE id > ").push_bind(after.clone());
+                }
+                q.push(" ORDER BY id LIMIT ").push_bind(page.sql_limit());
+                Ok(q.build_query_as::<Session>().fetch_all(&self.pool).await?)
+            }
+
+            async fn set_status(&self, id: &str, status: &str) -> StoreResult<Option<Session>> {
+                let sql = concat!("UPDATE sessions SET status = $2, updated_at = $3 WHERE id = $1 RETURNING ", session_cols!());
+                Ok(sqlx::query_as::<$db, Session>(sql)
+                    .bind(id)
+                    .bind(status)
+                    .bind(Utc::now())
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn set_account(
+                &self,
+                id: &str,
+                phone: Option<&str>,
+                push_name: Option<&str>,
+            ) -> StoreResult<Option<Session>> {
+                let sql = concat!(
+                    "UPDATE sessions SET phone = $2, push_name = $3, last_seen_at = $4, updated_at = $4 \
+                     WHERE id = $1 RETURNING ",
+                    session_cols!()
+                );
+                Ok(sqlx::query_as::<$db, Session>(sql)
+                    .bind(id)
+                    .bind(phone)
+                    .bind(push_name)
+                    .bind(Utc::now())
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn delete(&self, id: &str) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>("DELETE FROM sessions WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn count_by_status(&self) -> StoreResult<Vec<(String, i64)>> {
+                Ok(sqlx::query_as::<$db, (String, i64)>(
+                    "SELECT status, COUNT(*) FROM sessions GROUP BY status ORDER BY status",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+        }
+
+        #[async_trait]
+        impl TemplateRepo for SqlBackend<$db> {
+            async fn create(&self, new: &NewTemplate) -> StoreResult<Template> {
+                Ok(sqlx::query_as::<$db, Template>(
+                    "INSERT INTO templates (name, content, description, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $4) RETURNING name, content, description, created_at, updated_at",
+                )
+                .bind(&new.name)
+                .bind(&new.content)
+                .bind(new.description.as_deref())
+                .bind(Utc::now())
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn get(&self, name: &str) -> StoreResult<Option<Template>> {
+                Ok(sqlx::query_as::<$db, Template>(
+                    "SELECT name, content, description, created_at, updated_at FROM templates WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn list(&self, page: &Page<String>) -> StoreResult<Vec<Template>> {
+                let mut q = QueryBuilder::<$db>::new(
+                    "SELECT name, content, description, created_at, updated_at FROM templates",
+                );
+                if let Some(after) = &page.after {
+                    q.push(" WHERE name > ").push_bind(after.clone());
+                }
+                q.push(" ORDER BY name LIMIT ").push_bind(page.sql_limit());
+                Ok(q.build_query_as::<Template>().fetch_all(&self.pool).await?)
+            }
+
+            async fn update(
+                &self,
+                name: &str,
+                content: &str,
+                description: Option<&str>,
+            ) -> StoreResult<Option<Template>> {
+                Ok(sqlx::query_as::<$db, Template>(
+                    "UPDATE templates SET content = $2, description = $3, updated_at = $4 WHERE name = $1 \
+                     RETURNING name, content, description, created_at, updated_at",
+                )
+                .bind(name)
+                .bind(content)
+                .bind(description)
+                .bind(Utc::now())
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn delete(&self, name: &str) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>("DELETE FROM templates WHERE name = $1")
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+        }
+
+        #[async_trait]
+        impl MessageLogRepo for SqlBackend<$db> {
+            async fn insert(&self, new: &NewMessageLog) -> StoreResult<MessageLog> {
+                let sql = concat!(
+                    "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
+                     message_type, content_preview, status, request_id, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ",
+                    log_cols!()
+                );
+                Ok(sqlx::query_as::<$db, MessageLog>(sql)
+                    .bind(&new.session_id)
+                    .bind(new.direction.as_str())
+                    .bind(&new.message_id)
+                    .bind(new.wa_message_id.as_deref())
+                    .bind(&new.chat_jid)
+                    .bind(&new.message_type)
+                    .bind(new.content_preview.as_deref())
+                    .bind(&new.status)
+                    .bind(new.request_id.as_deref())
+                    .bind(Utc::now())
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn get(&self, session_id: &str, message_id: &str) -> StoreResult<Option<MessageLog>> {
+                let sql = concat!("SELECT ", log_cols!(), " FROM message_logs WHERE session_id = $1 AND message_id = $2");
+                Ok(sqlx::query_as::<$db, MessageLog>(sql)
+                    .bind(session_id)
+                    .bind(message_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn find_by_wa_id(
+                &self,
+                session_id: &str,
+                wa_message_id: &str,
+            ) -> StoreResult<Option<MessageLog>> {
+                let sql = concat!(
+                    "SELECT ",
+                    log_cols!(),
+                    " FROM message_logs WHERE session_id = $1 AND wa_message_id = $2 \
+                     ORDER BY id DESC LIMIT 1"
+                );
+                Ok(sqlx::query_as::<$db, MessageLog>(sql)
+                    .bind(session_id)
+                    .bind(wa_message_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn set_status(
+                &self,
+                session_id: &str,
+                message_id: &str,
+                status: &str,
+                error: Option<&str>,
+            ) -> StoreResult<Option<MessageLog>> {
+                let sql = concat!(
+                    "UPDATE message_logs SET status = $3, error = $4, updated_at = $5 \
+                     WHERE session_id = $1 AND message_id = $2 RETURNING ",
+                    log_cols!()
+                );
+                Ok(sqlx::query_as::<$db, MessageLog>(sql)
+                    .bind(session_id)
+                    .bind(message_id)
+                    .bind(status)
+                    .bind(error)
+                    .bind(Utc::now())
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn set_wa_id(
+                &self,
+                session_id: &str,
+                message_id: &str,
+                wa_message_id: &str,
+            ) -> StoreResult<Option<MessageLog>> {
+                let sql = concat!(
+                    "UPDATE message_logs SET wa_message_id = $3, updated_at = $4 \
+                     WHERE session_id = $1 AND message_id = $2 RETURNING ",
+                    log_cols!()
+                );
+                Ok(sqlx::query_as::<$db, MessageLog>(sql)
+                    .bind(session_id)
+                    .bind(message_id)
+                    .bind(wa_message_id)
+                    .bind(Utc::now())
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list(
+                &self,
+                session_id: &str,
+                filter: &MessageLogFilter,
+                page: &Page<i64>,
+            ) -> StoreResult<Vec<MessageLog>> {
+                let mut q = QueryBuilder::<$db>::new(concat!("SELECT ", log_cols!(), " FROM message_logs WHERE session_id = "));
+                q.push_bind(session_id.to_owned());
+                if let Some(direction) = filter.direction {
+                    q.push(" AND direction = ").push_bind(direction.as_str());
+                }
+                if let Some(chat) = &filter.chat_jid {
+                    q.push(" AND chat_jid = ").push_bind(chat.clone());
+                }
+                if let Some(status) = &filter.status {
+                    q.push(" AND status = ").push_bind(status.clone());
+                }
+                if let Some(after) = page.after {
+                    q.push(" AND id < ").push_bind(after);
+                }
+                q.push(" ORDER BY id DESC LIMIT ").push_bind(page.sql_limit());
+                Ok(q.build_query_as::<MessageLog>().fetch_all(&self.pool).await?)
+            }
+
+            async fn delete_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+                let done = sqlx::query::<$db>("DELETE FROM message_logs WHERE created_at < $1")
+                    .bind(cutoff)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        #[async_trait]
+        impl WebhookRepo for SqlBackend<$db> {
+            async fn create(&self, new: &NewWebhook) -> StoreResult<Webhook> {
+                let sql = concat!(
+                    "INSERT INTO webhooks (id, session_id, url, events, secret, headers, enabled, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7) RETURNING ",
+                    webhook_cols!()
+                );
+                Ok(sqlx::query_as::<$db, Webhook>(sql)
+                    .bind(&new.id)
+                    .bind(&new.session_id)
+                    .bind(&new.url)
+                    .bind(Json(&new.events))
+                    .bind(&new.secret)
+                    .bind(Json(&new.headers))
+                    .bind(Utc::now())
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn get(&self, session_id: &str, id: &str) -> StoreResult<Option<Webhook>> {
+                let sql = concat!("SELECT ", webhook_cols!(), " FROM webhooks WHERE session_id = $1 AND id = $2");
+                Ok(sqlx::query_as::<$db, Webhook>(sql)
+                    .bind(session_id)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list(&self, session_id: &str) -> StoreResult<Vec<Webhook>> {
+                let sql = concat!("SELECT ", webhook_cols!(), " FROM webhooks WHERE session_id = $1 ORDER BY created_at, id");
+                Ok(sqlx::query_as::<$db, Webhook>(sql).bind(session_id).fetch_all(&self.pool).await?)
+            }
+
+            async fn update(
+                &self,
+                session_id: &str,
+                id: &str,
+                patch: &WebhookPatch,
+            ) -> StoreResult<Option<Webhook>> {
+                // COALESCE keeps the stored value for every field the patch leaves out.
+                let sql = concat!(
+                    "UPDATE webhooks SET url = COALESCE($3, url), events = COALESCE($4, events), \
+                     secret = COALESCE($5, secret), headers = COALESCE($6, headers), \
+                     enabled = COALESCE($7, enabled), updated_at = $8 \
+                     WHERE session_id = $1 AND id = $2 RETURNING ",
+                    webhook_cols!()
+                );
+                Ok(sqlx::query_as::<$db, Webhook>(sql)
+                    .bind(session_id)
+                    .bind(id)
+                    .bind(patch.url.as_deref())
+                    .bind(patch.events.as_ref().map(Json))
+                    .bind(patch.secret.as_deref())
+                    .bind(patch.headers.as_ref().map(Json))
+                    .bind(patch.enabled)
+                    .bind(Utc::now())
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn delete(&self, session_id: &str, id: &str) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>("DELETE FROM webhooks WHERE session_id = $1 AND id = $2")
+                    .bind(session_id)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+        }
+
+        #[async_trait]
+        impl WebhookDeliveryRepo for SqlBackend<$db> {
+            async fn create(&self, new: &NewWebhookDelivery) -> StoreResult<WebhookDelivery> {
+                let sql = concat!(
+                    "INSERT INTO webhook_deliveries (session_id, webhook_id, webhook_url, event_id, event_type, \
+                     payload, status, attempts, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) RETURNING ",
+                    delivery_cols!()
+                );
+                Ok(sqlx::query_as::<$db, WebhookDelivery>(sql)
+                    .bind(&new.session_id)
+                    .bind(new.webhook_id.as_deref())
+                    .bind(&new.webhook_url)
+                    .bind(&new.event_id)
+                    .bind(&new.event_type)
+                    .bind(Json(&new.payload))
+                    .bind(Utc::now())
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn get(&self, id: i64) -> StoreResult<Option<WebhookDelivery>> {
+                let sql = concat!("SELECT ", delivery_cols!(), " FROM webhook_deliveries WHERE id = $1");
+                Ok(sqlx::query_as::<$db, WebhookDelivery>(sql).bind(id).fetch_optional(&self.pool).await?)
+            }
+
+            async fn record_attempt(
+                &self,
+                id: i64,
+                attempt: &DeliveryAttempt,
+            ) -> StoreResult<Option<WebhookDelivery>> {
+                let sql = concat!(
+                    "UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_attempt_at = $3, \
+                     last_status_code = $4, last_error = $5, updated_at = $3 WHERE id = $1 RETURNING ",
+                    delivery_cols!()
+                );
+                Ok(sqlx::query_as::<$db, WebhookDelivery>(sql)
+                    .bind(id)
+                    .bind(&attempt.status)
+                    .bind(Utc::now())
+                    .bind(attempt.status_code)
+                    .bind(attempt.error.as_deref())
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list(
+                &self,
+                filter: &DeliveryFilter,
+                page: &Page<i64>,
+            ) -> StoreResult<Vec<WebhookDelivery>> {
+                let mut q = QueryBuilder::<$db>::new(concat!("SELECT ", delivery_cols!(), " FROM webhook_deliveries WHERE 1 = 1"));
+                if let Some(session) = &filter.session_id {
+                    q.push(" AND session_id = ").push_bind(session.clone());
+                }
+                if let Some(webhook) = &filter.webhook_id {
+                    q.push(" AND webhook_id = ").push_bind(webhook.clone());
+                }
+                if let Some(status) = &filter.status {
+                    q.push(" AND status = ").push_bind(status.clone());
+                }
+                if let Some(after) = page.after {
+                    q.push(" AND id < ").push_bind(after);
+                }
+                q.push(" ORDER BY id DESC LIMIT ").push_bind(page.sql_limit());
+                Ok(q.build_query_as::<WebhookDelivery>().fetch_all(&self.pool).await?)
+            }
+        }
+
+        #[async_trait]
+        impl SessionEventRepo for SqlBackend<$db> {
+            async fn append(
+                &self,
+                session_id: &str,
+                event_type: &str,
+                details: &Value,
+            ) -> StoreResult<SessionEvent> {
+                Ok(sqlx::query_as::<$db, SessionEvent>(
+                    "INSERT INTO session_events (session_id, event_type, details, created_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id, session_id, event_type, details, created_at",
+                )
+                .bind(session_id)
+                .bind(event_type)
+                .bind(Json(details))
+                .bind(Utc::now())
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn list(&self, session_id: &str, page: &Page<i64>) -> StoreResult<Vec<SessionEvent>> {
+                let mut q = QueryBuilder::<$db>::new(
+                    "SELECT id, session_id, event_type, details, created_at FROM session_events WHERE session_id = ",
+                );
+                q.push_bind(session_id.to_owned());
+                if let Some(after) = page.after {
+                    q.push(" AND id < ").push_bind(after);
+                }
+                q.push(" ORDER BY id DESC LIMIT ").push_bind(page.sql_limit());
+                Ok(q.build_query_as::<SessionEvent>().fetch_all(&self.pool).await?)
+            }
+        }
+
+        #[async_trait]
+        impl Probe for SqlBackend<$db> {
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query::<$db>("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+impl_repos!(Postgres);
+impl_repos!(Sqlite);

@@ -1,0 +1,85 @@
+//! Building the pool from configuration.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::ConnectOptions;
+use sqlx::pool::PoolOptions;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+
+use super::{Pool, Store};
+use crate::config::{Config, DatabaseKind};
+
+/// Slow statements are logged at WARN so pool starvation has a visible cause.
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
+/// Opens the configured database (creating the SQLite file and its data
+/// directory when needed) and returns the store. Does not migrate.
+pub async fn connect(config: &Config) -> anyhow::Result<Store> {
+    let db = &config.database;
+    let url = config.database_url();
+    match config.database_kind() {
+        DatabaseKind::Sqlite => {
+            let options = SqliteConnectOptions::from_str(url.expose())
+                .with_context(|| format!("database.url {url} is not a valid SQLite URL"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(db.acquire_timeout_secs))
+                .log_slow_statements(tracing::log::LevelFilter::Warn, SLOW_STATEMENT);
+            if let Some(dir) = options.get_filename().parent() {
+                ensure_private_dir(dir)?;
+            }
+            let pool = pool_options(config)
+                .connect_with(options)
+                .await
+                .with_context(|| format!("cannot open SQLite database {url}"))?;
+            Ok(Store::new(Pool::Sqlite(pool)))
+        }
+        DatabaseKind::Postgres => {
+            let options = PgConnectOptions::from_str(url.expose())
+                .with_context(|| format!("database.url {url} is not a valid PostgreSQL URL"))?
+                .application_name("wa-gateway")
+                .log_slow_statements(tracing::log::LevelFilter::Warn, SLOW_STATEMENT);
+            let pool = pool_options(config)
+                .connect_with(options)
+                .await
+                .with_context(|| format!("cannot connect to PostgreSQL at {url}"))?;
+            Ok(Store::new(Pool::Postgres(pool)))
+        }
+    }
+}
+
+fn pool_options<DB: sqlx::Database>(config: &Config) -> PoolOptions<DB> {
+    let db = &config.database;
+    PoolOptions::<DB>::new()
+        .max_connections(db.max_connections)
+        .min_connections(db.min_connections)
+        .acquire_timeout(Duration::from_secs(db.acquire_timeout_secs))
+        .idle_timeout(Duration::from_secs(db.idle_timeout_secs))
+        // A connection that broke while idle is replaced, not handed out.
+        .test_before_acquire(true)
+}
+
+/// Creates `dir` (and parents) readable by the gateway's user only: it holds
+/// WhatsApp session keys.
+pub fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("cannot restrict permissions of {}", dir.display()))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Persistence: repositories over sqlx, on PostgreSQL or the embedded SQLite.
+//!
+//! Layout:
+//! - `repos.rs`   the traits the rest of the gateway depends on;
+//! - `models.rs`  rows and inputs;
+//! - `backend.rs` the single SQL implementation, instantiated per database;
+//! - `connect.rs` pool construction from config (SQLite file in WAL mode);
+//! - `migrate.rs` reversible migrations from `migrations/<backend>/`.
+
+mod backend;
+mod connect;
+pub mod migrate;
+pub mod models;
+pub mod repos;
+
+use std::sync::Arc;
+
+pub use backend::SqlBackend;
+pub use connect::connect;
+pub use models::*;
+pub use repos::*;
+
+use crate::config::DatabaseKind;
+
+/// Why a repository call failed, in terms callers can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was violated: the thing already exists.
+    #[error("already exists ({constraint})")]
+    Conflict { constraint: String },
+    /// A referenced row (usually the session) does not exist.
+    #[error("referenced row does not exist")]
+    MissingReference,
+    /// No connection could be had in time: the database is down or saturated.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict { constraint: db.constraint().unwrap_or("unique").to_owned() }
+            }
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::MissingReference,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e)
+            }
+            _ => StoreError::Other(e),
+        }
+    }
+}
+
+/// Every repository, cheap to clone, backend hidden.
+#[derive(Clone)]
+pub struct Store {
+    pub kind: DatabaseKind,
+    pub sessions: Arc<dyn SessionRepo>,
+    pub templates: Arc<dyn TemplateRepo>,
+    pub message_logs: Arc<dyn MessageLogRepo>,
+    pub webhooks: Arc<dyn WebhookRepo>,
+    pub deliveries: Arc<dyn WebhookDeliveryRepo>,
+    pub session_events: Arc<dyn SessionEventRepo>,
+    probe: Arc<dyn Probe>,
+    pool: Pool,
+}
+
+/// The underlying pool, for the few subsystems (migrations, the queue, the
+/// WhatsApp key store) that need the connection itself.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Store {
+    pub fn new(pool: Pool) -> Self {
+        match pool {
+            Pool::Sqlite(p) => Self::from_backend(
+                DatabaseKind::Sqlite,
+                Arc::new(SqlBackend::new(p.clone())),
+                Pool::Sqlite(p),
+            ),
+            Pool::Postgres(p) => Self::from_backend(
+                DatabaseKind::Postgres,
+                Arc::new(SqlBackend::new(p.clone())),
+                Pool::Postgres(p),
+            ),
+        }
+    }
+
+    fn from_backend<B>(kind: DatabaseKind, backend: Arc<B>, pool: Pool) -> Self
+    where
+        B: SessionRepo
+            + TemplateRepo
+            + MessageLogRepo
+            + WebhookRepo
+            + WebhookDeliveryRepo
+            + SessionEventRepo
+            + Probe
+            + 'static,
+    {
+        Self {
+            kind,
+            sessions: backend.clone(),
+            templates: backend.clone(),
+            message_logs: backend.clone(),
+            webhooks: backend.clone(),
+            deliveries: backend.clone(),
+            session_events: backend.clone(),
+            probe: backend,
+            pool,
+        }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// One round trip to the database.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.probe.ping().await
+    }
+
+    /// Connections (in use, idle) right now.
+    pub fn pool_usage(&self) -> (u32, u32) {
+        let (size, idle) = match &self.pool {
+            Pool::Sqlite(p) => (p.size(), p.num_idle()),
+            Pool::Postgres(p) => (p.size(), p.num_idle()),
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        (size.saturating_sub(idle), idle)
+    }
+
+    /// Waits for checked-out connections to return, then closes the pool.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The repository seam: what the rest of the gateway may ask of storage.
+//!
+//! Each trait is implemented once per backend (see `backend.rs`); callers
+//! hold `Arc<dyn …Repo>` and never learn which database is underneath.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::StoreResult;
+use super::models::*;
+
+#[async_trait]
+pub trait SessionRepo: Send + Sync {
+    /// Fails with `StoreError::Conflict` when the id exists.
+    async fn create(&self, new: &NewSession) -> StoreResult<Session>;
+    async fn get(&self, id: &str) -> StoreResult<Option<Session>>;
+    /// Ordered by id.
+    async fn list(&self, page: &Page<String>) -> StoreResult<Vec<Session>>;
+    async fn set_status(&self, id: &str, status: &str) -> StoreResult<Option<Session>>;
+    /// Records the linked account (after pairing) and marks the session seen.
+    async fn set_account(
+        &self,
+        id: &str,
+        phone: Option<&str>,
+        push_name: Option<&str>,
+    ) -> StoreResult<Option<Session>>;
+    /// Deletes the session and, by cascade, its message logs and webhooks.
+    async fn delete(&self, id: &str) -> StoreResult<bool>;
+    async fn count_by_status(&self) -> StoreResult<Vec<(String, i64)>>;
+}
+
+#[async_trait]
+pub trait TemplateRepo: Send + Sync {
+    async fn create(&self, new: &NewTemplate) -> StoreResult<Template>;
+    async fn get(&self, name: &str) -> StoreResult<Option<Template>>;
+    /// Ordered by name.
+    async fn list(&self, page: &Page<String>) -> StoreResult<Vec<Template>>;
+    async fn update(
+        &self,
+        name: &str,
+        content: &str,
+        description: Option<&str>,
+    ) -> StoreResult<Option<Template>>;
+    async fn delete(&self, name: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait MessageLogRepo: Send + Sync {
+    /// Fails with `Conflict` when `(session_id, message_id)` exists.
+    async fn insert(&self, new: &NewMessageLog) -> StoreResult<MessageLog>;
+    async fn get(&self, session_id: &str, message_id: &str) -> StoreResult<Option<MessageLog>>;
+    async fn find_by_wa_id(&self, session_id: &str, wa_message_id: &str) -> StoreResult<Option<MessageLog>>;
+    async fn set_status(
+        &self,
+        session_id: &str,
+        message_id: &str,
+        status: &str,
+        error: Option<&str>,
+    ) -> StoreResult<Option<MessageLog>>;
+    async fn set_wa_id(
+        &self,
+        session_id: &str,
+        message_id: &str,
+        wa_message_id: &str,
+    ) -> StoreResult<Option<MessageLog>>;
+    /// Newest first; `page.after` is the id of the last row already seen.
+    async fn list(
+        &self,
+        session_id: &str,
+        filter: &MessageLogFilter,
+        page: &Page<i64>,
+    ) -> StoreResult<Vec<MessageLog>>;
+    /// Retention: removes logs created before `cutoff`, returns how many.
+    async fn delete_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait WebhookRepo: Send + Sync {
+    async fn create(&self, new: &NewWebhook) -> StoreResult<Webhook>;
+    async fn get(&self, session_id: &str, id: &str) -> StoreResult<Option<Webhook>>;
+    /// Ordered by creation.
+    async fn list(&self, session_id: &str) -> StoreResult<Vec<Webhook>>;
+    async fn update(&self, session_id: &str, id: &str, patch: &WebhookPatch) -> StoreResult<Option<Webhook>>;
+    async fn delete(&self, session_id: &str, id: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait WebhookDeliveryRepo: Send + Sync {
+    async fn create(&self, new: &NewWebhookDelivery) -> StoreResult<WebhookDelivery>;
+    async fn get(&self, id: i64) -> StoreResult<Option<WebhookDelivery>>;
+    /// Counts the attempt and records its outcome.
+    async fn record_attempt(
+        &self,
+        id: i64,
+        attempt: &DeliveryAttempt,
+    ) -> StoreResult<Option<WebhookDelivery>>;
+    /// Newest first.
+    async fn list(&self, filter: &DeliveryFilter, page: &Page<i64>) -> StoreResult<Vec<WebhookDelivery>>;
+}
+
+#[async_trait]
+pub trait SessionEventRepo: Send + Sync {
+    async fn append(
+        &self,
+        session_id: &str,
+        event_type: &str,
+        details: &serde_json::Value,
+    ) -> StoreResult<SessionEvent>;
+    /// Newest first.
+    async fn list(&self, session_id: &str, page: &Page<i64>) -> StoreResult<Vec<SessionEvent>>;
+}
+
+/// Liveness of the database itself, for `/health/ready`.
+#[async_trait]
+pub trait Probe: Send + Sync {
+    async fn ping(&self) -> StoreResult<()>;
+}
