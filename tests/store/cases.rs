@@ -1,0 +1,390 @@
+//! The contract cases; each takes a freshly migrated store.
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+use wa_gateway::store::*;
+
+async fn session(store: &Store, id: &str) -> Session {
+    store
+        .sessions
+        .create(&NewSession { id: id.into(), engine: "sandbox".into(), metadata: json!({"team": id}) })
+        .await
+        .unwrap()
+}
+
+fn log(session: &str, message_id: &str, chat: &str, direction: Direction) -> NewMessageLog {
+    NewMessageLog {
+        session_id: session.into(),
+        direction,
+        message_id: message_id.into(),
+        wa_message_id: None,
+        chat_jid: chat.into(),
+        message_type: "text".into(),
+        content_preview: Some(format!("hello from {message_id}")),
+        status: "queued".into(),
+        request_id: Some("req-1".into()),
+    }
+}
+
+pub async fn sessions_crud_and_conflicts(store: Store) {
+    let created = session(&store, "alpha").await;
+    assert_eq!(created.id, "alpha");
+    assert_eq!(created.status, "created");
+    assert_eq!(created.engine, "sandbox");
+    assert_eq!(created.metadata.0, json!({"team": "alpha"}));
+    assert_eq!(created.created_at, created.updated_at);
+    assert!(created.phone.is_none() && created.last_seen_at.is_none());
+
+    let again = store
+        .sessions
+        .create(&NewSession { id: "alpha".into(), engine: "sandbox".into(), metadata: json!({}) })
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict { .. })), "{again:?}");
+
+    assert_eq!(store.sessions.get("alpha").await.unwrap(), Some(created.clone()));
+    assert_eq!(store.sessions.get("missing").await.unwrap(), None);
+
+    let connected = store.sessions.set_status("alpha", "connected").await.unwrap().unwrap();
+    assert_eq!(connected.status, "connected");
+    assert!(connected.updated_at > created.updated_at);
+    assert!(store.sessions.set_status("missing", "connected").await.unwrap().is_none());
+
+    let linked =
+        store.sessions.set_account("alpha", Some("491701234567"), Some("Alpha")).await.unwrap().unwrap();
+    assert_eq!(linked.phone.as_deref(), Some("491701234567"));
+    assert_eq!(linked.push_name.as_deref(), Some("Alpha"));
+    assert!(linked.last_seen_at.is_some());
+    assert_eq!(linked.status, "connected");
+
+    assert!(store.sessions.delete("alpha").await.unwrap());
+    assert!(!store.sessions.delete("alpha").await.unwrap());
+    assert_eq!(store.sessions.get("alpha").await.unwrap(), None);
+}
+
+pub async fn sessions_list_paginates_in_id_order(store: Store) {
+    for id in ["c", "a", "e", "b", "d"] {
+        session(&store, id).await;
+    }
+    let first = store.sessions.list(&Page::first(2)).await.unwrap();
+    assert_eq!(first.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    let second = store.sessions.list(&Page::after("b".into(), 2)).await.unwrap();
+    assert_eq!(second.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["c", "d"]);
+    let last = store.sessions.list(&Page::after("d".into(), 2)).await.unwrap();
+    assert_eq!(last.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["e"]);
+    // A limit of 0 still returns a row: limits are clamped to 1..=MAX.
+    assert_eq!(store.sessions.list(&Page::first(0)).await.unwrap().len(), 1);
+}
+
+pub async fn sessions_count_by_status(store: Store) {
+    for id in ["a", "b", "c"] {
+        session(&store, id).await;
+    }
+    store.sessions.set_status("b", "connected").await.unwrap();
+    store.sessions.set_status("c", "connected").await.unwrap();
+    let counts = store.sessions.count_by_status().await.unwrap();
+    assert_eq!(counts, vec![("connected".to_owned(), 2), ("created".to_owned(), 1)]);
+}
+
+pub async fn session_delete_cascades(store: Store) {
+    session(&store, "gone").await;
+    session(&store, "kept").await;
+    store.message_logs.insert(&log("gone", "m1", "1@s.whatsapp.net", Direction::Outgoing)).await.unwrap();
+    store.message_logs.insert(&log("kept", "m1", "1@s.whatsapp.net", Direction::Outgoing)).await.unwrap();
+    store
+        .webhooks
+        .create(&NewWebhook {
+            id: "wh_gone".into(),
+            session_id: "gone".into(),
+            url: "https://example.com/hook".into(),
+            events: vec!["*".into()],
+            secret: "whsec_x".into(),
+            headers: json!({}),
+        })
+        .await
+        .unwrap();
+    store.session_events.append("gone", "session.created", &json!({})).await.unwrap();
+
+    assert!(store.sessions.delete("gone").await.unwrap());
+    assert!(store.message_logs.get("gone", "m1").await.unwrap().is_none());
+    assert!(store.webhooks.get("gone", "wh_gone").await.unwrap().is_none());
+    assert!(store.message_logs.get("kept", "m1").await.unwrap().is_some());
+    // The audit trail outlives the session on purpose.
+    assert_eq!(store.session_events.list("gone", &Page::first(10)).await.unwrap().len(), 1);
+}
+
+pub async fn templates_crud(store: Store) {
+    let new = NewTemplate { name: "welcome".into(), content: "Hi {{name}}".into(), description: None };
+    let created = store.templates.create(&new).await.unwrap();
+    assert_eq!(created.content, "Hi {{name}}");
+    assert!(matches!(store.templates.create(&new).await, Err(StoreError::Conflict { .. })));
+    store
+        .templates
+        .create(&NewTemplate { name: "bye".into(), content: "Bye".into(), description: Some("d".into()) })
+        .await
+        .unwrap();
+
+    let names: Vec<String> =
+        store.templates.list(&Page::first(10)).await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["bye", "welcome"]);
+    let after: Vec<String> = store
+        .templates
+        .list(&Page::after("bye".into(), 10))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(after, ["welcome"]);
+
+    let updated =
+        store.templates.update("welcome", "Hello {{name}}", Some("greeting")).await.unwrap().unwrap();
+    assert_eq!(updated.content, "Hello {{name}}");
+    assert_eq!(updated.description.as_deref(), Some("greeting"));
+    assert_eq!(updated.created_at, created.created_at);
+    assert!(updated.updated_at > created.updated_at);
+    assert!(store.templates.update("nope", "x", None).await.unwrap().is_none());
+
+    assert_eq!(store.templates.get("welcome").await.unwrap(), Some(updated));
+    assert!(store.templates.delete("welcome").await.unwrap());
+    assert!(!store.templates.delete("welcome").await.unwrap());
+    assert!(store.templates.get("welcome").await.unwrap().is_none());
+}
+
+pub async fn message_logs_insert_get_update(store: Store) {
+    session(&store, "s").await;
+    let inserted = store
+        .message_logs
+        .insert(&log("s", "msg_1", "491701234567@s.whatsapp.net", Direction::Outgoing))
+        .await
+        .unwrap();
+    assert_eq!(inserted.direction, "outgoing");
+    assert_eq!(inserted.status, "queued");
+    assert_eq!(inserted.request_id.as_deref(), Some("req-1"));
+
+    let dup = store.message_logs.insert(&log("s", "msg_1", "x@s.whatsapp.net", Direction::Outgoing)).await;
+    assert!(matches!(dup, Err(StoreError::Conflict { .. })), "{dup:?}");
+    let orphan = store.message_logs.insert(&log("nobody", "msg_1", "x", Direction::Outgoing)).await;
+    assert!(matches!(orphan, Err(StoreError::MissingReference)), "{orphan:?}");
+
+    let with_wa = store.message_logs.set_wa_id("s", "msg_1", "3EB0ABC").await.unwrap().unwrap();
+    assert_eq!(with_wa.wa_message_id.as_deref(), Some("3EB0ABC"));
+    assert_eq!(store.message_logs.find_by_wa_id("s", "3EB0ABC").await.unwrap().unwrap().message_id, "msg_1");
+    assert!(store.message_logs.find_by_wa_id("s", "OTHER").await.unwrap().is_none());
+
+    let failed = store
+        .message_logs
+        .set_status("s", "msg_1", "failed", Some("not on WhatsApp"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.status, "failed");
+    assert_eq!(failed.error.as_deref(), Some("not on WhatsApp"));
+    assert!(failed.updated_at > inserted.updated_at);
+    assert!(store.message_logs.set_status("s", "nope", "sent", None).await.unwrap().is_none());
+    assert_eq!(store.message_logs.get("s", "msg_1").await.unwrap(), Some(failed));
+}
+
+pub async fn message_logs_list_filters_and_pages(store: Store) {
+    session(&store, "s").await;
+    session(&store, "other").await;
+    for i in 0..6 {
+        let chat = if i % 2 == 0 { "even@s.whatsapp.net" } else { "odd@s.whatsapp.net" };
+        let dir = if i < 3 { Direction::Outgoing } else { Direction::Incoming };
+        store.message_logs.insert(&log("s", &format!("m{i}"), chat, dir)).await.unwrap();
+    }
+    store.message_logs.insert(&log("other", "x", "even@s.whatsapp.net", Direction::Outgoing)).await.unwrap();
+    store.message_logs.set_status("s", "m2", "read", None).await.unwrap();
+
+    let ids = |rows: Vec<MessageLog>| rows.into_iter().map(|r| r.message_id).collect::<Vec<_>>();
+    let all = store.message_logs.list("s", &MessageLogFilter::default(), &Page::first(10)).await.unwrap();
+    assert_eq!(ids(all.clone()), ["m5", "m4", "m3", "m2", "m1", "m0"]);
+
+    let page1 = store.message_logs.list("s", &MessageLogFilter::default(), &Page::first(4)).await.unwrap();
+    let cursor = page1.last().unwrap().id;
+    let page2 =
+        store.message_logs.list("s", &MessageLogFilter::default(), &Page::after(cursor, 4)).await.unwrap();
+    assert_eq!(ids(page1), ["m5", "m4", "m3", "m2"]);
+    assert_eq!(ids(page2), ["m1", "m0"]);
+
+    let even = MessageLogFilter { chat_jid: Some("even@s.whatsapp.net".into()), ..Default::default() };
+    assert_eq!(ids(store.message_logs.list("s", &even, &Page::first(10)).await.unwrap()), ["m4", "m2", "m0"]);
+    let incoming = MessageLogFilter { direction: Some(Direction::Incoming), ..Default::default() };
+    assert_eq!(
+        ids(store.message_logs.list("s", &incoming, &Page::first(10)).await.unwrap()),
+        ["m5", "m4", "m3"]
+    );
+    let read = MessageLogFilter { status: Some("read".into()), ..Default::default() };
+    assert_eq!(ids(store.message_logs.list("s", &read, &Page::first(10)).await.unwrap()), ["m2"]);
+    let combined = MessageLogFilter {
+        direction: Some(Direction::Outgoing),
+        chat_jid: Some("even@s.whatsapp.net".into()),
+        status: Some("queued".into()),
+    };
+    assert_eq!(ids(store.message_logs.list("s", &combined, &Page::first(10)).await.unwrap()), ["m0"]);
+}
+
+pub async fn message_logs_retention(store: Store) {
+    session(&store, "s").await;
+    store.message_logs.insert(&log("s", "old", "c", Direction::Outgoing)).await.unwrap();
+    let cutoff = Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    store.message_logs.insert(&log("s", "new", "c", Direction::Outgoing)).await.unwrap();
+
+    assert_eq!(store.message_logs.delete_before(cutoff - Duration::hours(1)).await.unwrap(), 0);
+    assert_eq!(store.message_logs.delete_before(cutoff).await.unwrap(), 1);
+    assert!(store.message_logs.get("s", "old").await.unwrap().is_none());
+    assert!(store.message_logs.get("s", "new").await.unwrap().is_some());
+}
+
+pub async fn webhooks_crud_scoped_to_session(store: Store) {
+    session(&store, "s").await;
+    session(&store, "t").await;
+    let new = |id: &str, session: &str| NewWebhook {
+        id: id.into(),
+        session_id: session.into(),
+        url: format!("https://example.com/{id}"),
+        events: vec!["message.received".into(), "session.status".into()],
+        secret: format!("whsec_{id}"),
+        headers: json!({"X-Tenant": "acme"}),
+    };
+    let created = store.webhooks.create(&new("wh_1", "s")).await.unwrap();
+    assert!(created.enabled);
+    assert_eq!(created.events.0, ["message.received", "session.status"]);
+    assert_eq!(created.headers.0, json!({"X-Tenant": "acme"}));
+    assert!(matches!(store.webhooks.create(&new("wh_1", "s")).await, Err(StoreError::Conflict { .. })));
+    assert!(matches!(store.webhooks.create(&new("wh_x", "none")).await, Err(StoreError::MissingReference)));
+    store.webhooks.create(&new("wh_2", "s")).await.unwrap();
+    store.webhooks.create(&new("wh_3", "t")).await.unwrap();
+
+    let listed: Vec<String> = store.webhooks.list("s").await.unwrap().into_iter().map(|w| w.id).collect();
+    assert_eq!(listed, ["wh_1", "wh_2"]);
+    assert!(store.webhooks.get("t", "wh_1").await.unwrap().is_none(), "another session's webhook");
+
+    let disabled = store
+        .webhooks
+        .update("s", "wh_1", &WebhookPatch { enabled: Some(false), ..Default::default() })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!disabled.enabled);
+    assert_eq!(disabled.url, created.url, "fields left out of the patch keep their value");
+    assert_eq!(disabled.secret, created.secret);
+
+    let changed = store
+        .webhooks
+        .update(
+            "s",
+            "wh_1",
+            &WebhookPatch {
+                url: Some("https://example.org/new".into()),
+                events: Some(vec!["*".into()]),
+                secret: Some("whsec_rotated".into()),
+                headers: Some(json!({})),
+                enabled: Some(true),
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.url, "https://example.org/new");
+    assert_eq!(changed.events.0, ["*"]);
+    assert_eq!(changed.secret, "whsec_rotated");
+    assert_eq!(changed.headers.0, json!({}));
+    assert!(changed.enabled);
+    assert!(store.webhooks.update("t", "wh_1", &WebhookPatch::default()).await.unwrap().is_none());
+
+    assert!(!store.webhooks.delete("t", "wh_1").await.unwrap());
+    assert!(store.webhooks.delete("s", "wh_1").await.unwrap());
+    assert!(store.webhooks.get("s", "wh_1").await.unwrap().is_none());
+}
+
+pub async fn deliveries_attempts_and_listing(store: Store) {
+    let new = |session: &str, webhook: Option<&str>, event: &str| NewWebhookDelivery {
+        session_id: session.into(),
+        webhook_id: webhook.map(Into::into),
+        webhook_url: "https://example.com/hook".into(),
+        event_id: format!("evt_{event}"),
+        event_type: "message.received".into(),
+        payload: json!({"event": event}),
+    };
+    let d1 = store.deliveries.create(&new("s", Some("wh_1"), "1")).await.unwrap();
+    assert_eq!((d1.status.as_str(), d1.attempts), ("pending", 0));
+    assert_eq!(d1.payload.0, json!({"event": "1"}));
+    let d2 = store.deliveries.create(&new("s", None, "2")).await.unwrap();
+    let d3 = store.deliveries.create(&new("t", Some("wh_2"), "3")).await.unwrap();
+
+    let retry = DeliveryAttempt {
+        status: "pending".into(),
+        status_code: Some(503),
+        error: Some("unavailable".into()),
+    };
+    let after1 = store.deliveries.record_attempt(d1.id, &retry).await.unwrap().unwrap();
+    assert_eq!(after1.attempts, 1);
+    assert_eq!(after1.last_status_code, Some(503));
+    assert!(after1.last_attempt_at.is_some());
+    let dead = DeliveryAttempt { status: "dead".into(), status_code: None, error: Some("timeout".into()) };
+    let after2 = store.deliveries.record_attempt(d1.id, &dead).await.unwrap().unwrap();
+    assert_eq!((after2.status.as_str(), after2.attempts), ("dead", 2));
+    assert_eq!(after2.last_status_code, None);
+    assert_eq!(after2.last_error.as_deref(), Some("timeout"));
+    assert!(store.deliveries.record_attempt(999_999, &dead).await.unwrap().is_none());
+    assert_eq!(store.deliveries.get(d1.id).await.unwrap(), Some(after2));
+
+    let ids = |rows: Vec<WebhookDelivery>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let all = store.deliveries.list(&DeliveryFilter::default(), &Page::first(10)).await.unwrap();
+    assert_eq!(ids(all), [d3.id, d2.id, d1.id]);
+    let by_session = DeliveryFilter { session_id: Some("s".into()), ..Default::default() };
+    assert_eq!(ids(store.deliveries.list(&by_session, &Page::first(10)).await.unwrap()), [d2.id, d1.id]);
+    assert_eq!(ids(store.deliveries.list(&by_session, &Page::after(d2.id, 10)).await.unwrap()), [d1.id]);
+    let by_webhook = DeliveryFilter { webhook_id: Some("wh_2".into()), ..Default::default() };
+    assert_eq!(ids(store.deliveries.list(&by_webhook, &Page::first(10)).await.unwrap()), [d3.id]);
+    let dead_only = DeliveryFilter { status: Some("dead".into()), ..Default::default() };
+    assert_eq!(ids(store.deliveries.list(&dead_only, &Page::first(10)).await.unwrap()), [d1.id]);
+}
+
+pub async fn session_events_append_and_list(store: Store) {
+    for (i, kind) in ["session.created", "session.qr", "session.connected"].iter().enumerate() {
+        let e = store.session_events.append("s", kind, &json!({"n": i})).await.unwrap();
+        assert_eq!(e.event_type, *kind);
+        assert_eq!(e.details.0, json!({"n": i}));
+    }
+    store.session_events.append("t", "session.created", &json!({})).await.unwrap();
+    let events = store.session_events.list("s", &Page::first(2)).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(kinds, ["session.connected", "session.qr"]);
+    let rest = store.session_events.list("s", &Page::after(events[1].id, 10)).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].event_type, "session.created");
+}
+
+/// An UPDATE that does not mention `updated_at` still moves it.
+pub async fn updated_at_kept_by_trigger(store: Store) {
+    let before = session(&store, "s").await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let sql = "UPDATE sessions SET push_name = 'raw' WHERE id = 's'";
+    match store.pool() {
+        Pool::Sqlite(p) => assert_eq!(sqlx::query(sql).execute(p).await.unwrap().rows_affected(), 1),
+        Pool::Postgres(p) => assert_eq!(sqlx::query(sql).execute(p).await.unwrap().rows_affected(), 1),
+    }
+    let after = store.sessions.get("s").await.unwrap().unwrap();
+    assert_eq!(after.push_name.as_deref(), Some("raw"));
+    assert!(after.updated_at > before.updated_at, "{:?} !> {:?}", after.updated_at, before.updated_at);
+}
+
+pub async fn ping_and_pool_usage(store: Store) {
+    store.ping().await.unwrap();
+    // sqlx returns a connection to the pool from a spawned task: give it a moment.
+    let mut usage = store.pool_usage();
+    for _ in 0..100 {
+        if usage.0 == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        usage = store.pool_usage();
+    }
+    let (in_use, idle) = usage;
+    assert_eq!(in_use, 0);
+    assert!(idle >= 1);
+    store.close().await;
+    assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
+}
