@@ -1,0 +1,10 @@
+//! The HTTP API, end to end: the real gateway on port 0 over real HTTP.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod auth;
+mod docs;
+mod errors;
+mod health;
+mod sessions;

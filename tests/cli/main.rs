@@ -1,0 +1,8 @@
+//! The `wa-gateway` binary itself: startup checks, subcommands, signals.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod binary;
+mod commands;
+mod serve;
