@@ -2,8 +2,8 @@
 //!
 //! The outermost middleware: it accepts a well-formed `X-Request-ID` or mints
 //! a UUIDv7, makes it visible to handlers (extension) and logs (span), echoes
-//! it, and renders every error response in the gateway's JSON shape with the
-//! id inside.
+//! it, renders every error response in the gateway's JSON shape with the id
+//! inside, and writes the access-log line.
 
 use std::sync::Arc;
 
@@ -58,8 +58,18 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
         method = %req.method(),
         path = %req.uri().path(),
     );
-    let mut res = next.run(req).instrument(span).await;
+    let started = std::time::Instant::now();
+    let mut res = next.run(req).instrument(span.clone()).await;
     res = normalize_error(res, &id);
+    span.in_scope(|| {
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let status = res.status().as_u16();
+        if res.status().is_server_error() {
+            tracing::warn!(status, latency_ms, "request finished");
+        } else {
+            tracing::info!(status, latency_ms, "request finished");
+        }
+    });
     if let Ok(value) = HeaderValue::from_str(id.as_str()) {
         res.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
