@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod queue;
 pub mod shutdown;
 pub mod state;
 pub mod store;
@@ -58,6 +59,14 @@ pub async fn serve(
     let store = state.store.clone();
 
     let token = supervisor.token();
+    supervisor.spawn(
+        "queue-maintenance",
+        queue::maintain(
+            state.queue.clone(),
+            std::time::Duration::from_secs(state.config.queue.retention_secs),
+            token.clone(),
+        ),
+    );
     tokio::spawn({
         let token = token.clone();
         async move {

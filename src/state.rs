@@ -8,6 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::config::Config;
 use crate::http::auth::ApiKey;
+use crate::queue::{self, Persistence, Queue};
 use crate::shutdown::Supervisor;
 use crate::store::{self, Store};
 
@@ -18,6 +19,9 @@ pub struct AppState {
     /// Present when `redis.url` is configured.
     pub redis: Option<ConnectionManager>,
     pub api_key: ApiKey,
+    pub queue: Queue,
+    /// What Redis persists, when Redis is configured.
+    pub redis_persistence: Option<Persistence>,
     pub supervisor: Supervisor,
     pub started_at: Instant,
 }
@@ -37,8 +41,28 @@ impl AppState {
             true => None,
             false => Some(connect_redis(&config).await?),
         };
+        let queue = Queue::from_config(&config, &store, redis.as_ref())?;
+        let redis_persistence = match &redis {
+            Some(conn) => Some(queue::check_persistence(conn).await),
+            None => None,
+        };
+        match redis_persistence {
+            Some(Persistence::None) => tracing::warn!(
+                "Redis persists nothing (appendonly no, no save points): every queued job is lost if Redis restarts; \
+                 run it with --appendonly yes"
+            ),
+            Some(Persistence::SnapshotsOnly) => tracing::warn!(
+                "Redis persists only RDB snapshots: jobs queued since the last snapshot are lost if it crashes; \
+                 run it with --appendonly yes"
+            ),
+            Some(Persistence::Unknown) => {
+                tracing::info!("Redis does not allow CONFIG GET; make sure it persists with AOF")
+            }
+            _ => {}
+        }
         tracing::info!(
             database = ?store.kind,
+            queue = queue.name(),
             redis = redis.is_some(),
             auth = !config.auth.api_key.is_empty(),
             "dependencies ready"
@@ -51,6 +75,8 @@ impl AppState {
             config: Arc::new(config),
             store,
             redis,
+            queue,
+            redis_persistence,
             supervisor: Supervisor::new(),
             started_at: Instant::now(),
         })

@@ -64,8 +64,9 @@ pub struct Ready {
                 "details": {"checks": {"database": {"status": "ok", "latency_ms": 1}, "redis": {"status": "error", "latency_ms": 3000, "error": "timed out"}}}}}))))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let mut checks = BTreeMap::new();
-    let (db, redis) = tokio::join!(check_database(&state), check_redis(&state));
+    let (db, redis, queue) = tokio::join!(check_database(&state), check_redis(&state), check_queue(&state));
     checks.insert("database", db);
+    checks.insert("queue", queue);
     if let Some(redis) = redis {
         checks.insert("redis", redis);
     }
@@ -92,6 +93,17 @@ async fn check_database(state: &AppState) -> Check {
     let result = tokio::time::timeout(REDIS_TIMEOUT, state.store.ping()).await;
     let error = match result {
         Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("timed out".to_owned()),
+    };
+    check(started, error)
+}
+
+/// One round trip to wherever jobs are kept (Redis or the database).
+async fn check_queue(state: &AppState) -> Check {
+    let started = Instant::now();
+    let error = match tokio::time::timeout(REDIS_TIMEOUT, state.queue.stats(crate::queue::QUEUES[0])).await {
+        Ok(Ok(_)) => None,
         Ok(Err(e)) => Some(e.to_string()),
         Err(_) => Some("timed out".to_owned()),
     };
@@ -131,13 +143,27 @@ pub struct Summary {
     pub database: &'static str,
     /// Sessions by status.
     pub sessions: BTreeMap<String, i64>,
+    pub queue: QueueSummary,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueSummary {
+    /// `redis`, `postgres` or `sqlite`.
+    #[schema(example = "redis")]
+    pub backend: &'static str,
+    /// What Redis keeps across a restart: `aof`, `snapshots_only`, `none`
+    /// (queued jobs would be lost) or `unknown`; absent without Redis.
+    #[schema(value_type = Option<String>, example = "aof")]
+    pub redis_persistence: Option<crate::queue::Persistence>,
+    /// Set when the configuration can lose accepted jobs.
+    pub warning: Option<String>,
 }
 
 /// Summary: version, uptime, memory and sessions by status.
 #[utoipa::path(get, path = "/health", tag = "health",
     responses((status = 200, description = "Gateway summary", body = Summary,
         example = json!({"status": "ok", "version": "0.1.0", "uptime_secs": 3600, "memory_rss_bytes": 25165824,
-            "database": "sqlite", "sessions": {"connected": 2}}))))]
+            "database": "sqlite", "sessions": {"connected": 2}, "queue": {"backend": "sqlite", "redis_persistence": null, "warning": null}}))))]
 pub async fn summary(State(state): State<AppState>) -> Result<Json<Summary>, Error> {
     let sessions = state.store.sessions.count_by_status().await?.into_iter().collect();
     Ok(Json(Summary {
@@ -150,6 +176,20 @@ pub async fn summary(State(state): State<AppState>) -> Result<Json<Summary>, Err
             crate::config::DatabaseKind::Postgres => "postgres",
         },
         sessions,
+        queue: QueueSummary {
+            backend: state.queue.name(),
+            redis_persistence: state.redis_persistence.clone(),
+            warning: match state.redis_persistence {
+                Some(crate::queue::Persistence::None) => Some(
+                    "Redis persists nothing: queued jobs are lost if it restarts; enable appendonly".into(),
+                ),
+                Some(crate::queue::Persistence::SnapshotsOnly) => Some(
+                    "Redis persists only snapshots: recent jobs are lost if it crashes; enable appendonly"
+                        .into(),
+                ),
+                _ => None,
+            },
+        },
     }))
 }
 

@@ -24,6 +24,7 @@ pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 #[derive(Debug, Clone, Deserialize, Serialize, Validate)]
 #[serde(deny_unknown_fields)]
+#[validate(schema(function = "validate::drain_within_shutdown", skip_on_field_errors = false))]
 pub struct Config {
     #[validate(nested)]
     pub server: ServerConfig,
@@ -34,6 +35,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     #[validate(nested)]
     pub redis: RedisConfig,
+    #[validate(nested)]
+    pub queue: QueueConfig,
     #[validate(nested)]
     pub log: LogConfig,
     #[validate(nested)]
@@ -87,6 +90,69 @@ pub struct RedisConfig {
     pub url: SecretUrl,
     #[validate(length(min = 1, max = 64), custom(function = "validate::key_prefix"))]
     pub key_prefix: String,
+}
+
+/// Where jobs are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueBackendKind {
+    /// Redis when `redis.url` is set, otherwise the database.
+    Auto,
+    Redis,
+    /// The configured database (SQLite or PostgreSQL), even if Redis is set.
+    Database,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    pub backend: QueueBackendKind,
+    #[validate(range(min = 1, max = 3600))]
+    pub lease_secs: u64,
+    #[validate(range(min = 10, max = 10000))]
+    pub poll_interval_ms: u64,
+    #[validate(range(min = 1, max = 1000))]
+    pub batch: usize,
+    #[validate(length(min = 1, max = 50), custom(function = "validate::retry_schedule"))]
+    pub retry_schedule_secs: Vec<u64>,
+    #[validate(range(min = 1, max = 1000))]
+    pub max_attempts: u32,
+    #[validate(range(min = 0.0, max = 1.0))]
+    pub retry_jitter: f64,
+    #[validate(range(min = 60, max = 31536000))]
+    pub retention_secs: u64,
+    #[validate(range(min = 1, max = 3600))]
+    pub drain_timeout_secs: u64,
+}
+
+impl QueueConfig {
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_secs)
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+
+    pub fn retry_policy(&self) -> crate::queue::RetryPolicy {
+        crate::queue::RetryPolicy {
+            schedule: self.retry_schedule_secs.iter().map(|s| Duration::from_secs(*s)).collect(),
+            jitter: self.retry_jitter,
+        }
+    }
+
+    /// The settings every worker starts from; consumers set queue and concurrency.
+    pub fn worker(&self, queue: &str, concurrency: usize) -> crate::queue::WorkerConfig {
+        crate::queue::WorkerConfig {
+            queue: queue.to_owned(),
+            concurrency,
+            batch: self.batch,
+            lease: self.lease(),
+            poll_interval: self.poll_interval(),
+            retry: self.retry_policy(),
+            drain_timeout: Duration::from_secs(self.drain_timeout_secs),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use validator::{ValidationError, ValidationErrors, ValidationErrorsKind};
 
-use super::{DatabaseConfig, Secret, SecretUrl};
+use super::{Config, DatabaseConfig, Secret, SecretUrl};
 
 /// Shortest API key accepted: 32 characters of a base64/url-safe alphabet
 /// give well over 128 bits when generated randomly.
@@ -80,6 +80,22 @@ pub fn pool_bounds(db: &DatabaseConfig) -> Result<(), ValidationError> {
             "min_connections",
             "database.min_connections must not exceed database.max_connections",
         ));
+    }
+    Ok(())
+}
+
+pub fn retry_schedule(schedule: &[u64]) -> Result<(), ValidationError> {
+    if schedule.iter().all(|s| (1..=604_800).contains(s)) {
+        Ok(())
+    } else {
+        Err(error("range", "every delay must be between 1 and 604800 seconds"))
+    }
+}
+
+/// Workers must finish draining before the process gives up on shutdown.
+pub fn drain_within_shutdown(config: &Config) -> Result<(), ValidationError> {
+    if config.queue.drain_timeout_secs >= config.shutdown.timeout_secs {
+        return Err(error("drain", "queue.drain_timeout_secs must be smaller than shutdown.timeout_secs"));
     }
     Ok(())
 }

@@ -66,6 +66,16 @@ fn check_config_prints_the_effective_config_with_secrets_redacted() {
 }
 
 #[test]
+fn drain_timeout_must_fit_in_the_shutdown_bound() {
+    let out = output(
+        &["check-config"],
+        &[("WAG_SHUTDOWN__TIMEOUT_SECS", "5"), ("WAG_QUEUE__DRAIN_TIMEOUT_SECS", "5")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("queue.drain_timeout_secs"), "{}", stderr(&out));
+}
+
+#[test]
 fn wag_variables_beat_conventional_ones() {
     let out = output(&["check-config"], &[("PORT", "7000"), ("WAG_SERVER__PORT", "7001")]);
     assert!(stdout(&out).contains("port = 7001"), "{}", stdout(&out));
@@ -95,8 +105,12 @@ fn migrate_round_trip(db: &TestDb) {
     assert!(run(&["migrate", "down"]).contains("reverted 1"));
     assert!(run(&["migrate", "status"]).contains("pending"));
     run(&["migrate", "up"]);
-    assert!(!run(&["migrate", "status"]).contains("pending"));
-    assert!(run(&["migrate", "down", "--steps", "5"]).contains("reverted 1"));
+    let status = run(&["migrate", "status"]);
+    assert!(!status.contains("pending"));
+    let total = status.lines().filter(|l| l.contains(" applied ")).count();
+    assert!(total >= 2, "{status}");
+    let all = run(&["migrate", "down", "--steps", "100"]);
+    assert!(all.contains(&format!("reverted {total}")), "{all}");
 }
 
 #[tokio::test]

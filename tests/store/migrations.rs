@@ -18,11 +18,19 @@ async fn round_trip(backend: Backend) {
     let new = NewSession { id: "s".into(), engine: "sandbox".into(), metadata: serde_json::json!({}) };
     store.sessions.create(&new).await.unwrap();
 
-    let reverted = store::migrate::down(pool, 1).await.unwrap();
-    assert_eq!(reverted.len(), 1);
+    // Newest first: one step removes only the newest migration's tables.
     let status = store::migrate::status(pool).await.unwrap();
-    assert!(!status.iter().find(|m| m.version == reverted[0]).unwrap().applied);
-    // The tables are gone.
+    let newest = status.iter().map(|m| m.version).max().unwrap();
+    let reverted = store::migrate::down(pool, 1).await.unwrap();
+    assert_eq!(reverted, [newest]);
+    let after = store::migrate::status(pool).await.unwrap();
+    assert!(!after.iter().find(|m| m.version == newest).unwrap().applied);
+    assert_eq!(after.iter().filter(|m| m.applied).count(), status.len() - 1);
+    assert!(store.sessions.get("s").await.unwrap().is_some(), "older tables untouched");
+
+    // The rest: every table is gone.
+    let rest = store::migrate::down(pool, status.len()).await.unwrap();
+    assert_eq!(rest.len(), status.len() - 1);
     assert!(matches!(store.sessions.get("s").await, Err(StoreError::Other(_))));
 
     store::migrate::up(pool).await.unwrap();

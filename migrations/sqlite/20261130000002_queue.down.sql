@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS queue_lanes;
+DROP TABLE IF EXISTS queue_jobs;

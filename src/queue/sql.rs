@@ -1,0 +1,600 @@
+//! The queue on PostgreSQL or SQLite, sharing the gateway's pool.
+//!
+//! One SQL text serves both databases (as in the store); the macro fills in
+//! the per-database row lock: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+//! several gateway processes claim different lanes concurrently, and nothing
+//! on SQLite, where claims run in `BEGIN IMMEDIATE` transactions that the
+//! database serializes.
+//!
+//! `queue_lanes.ready_at` is kept exact by `refresh_lane` after every change
+//! to a lane's jobs, so claiming never scans jobs: it takes the least
+//! recently served lane whose `ready_at` has passed, then that lane's head.
+//! Every claim leaves a dead row version behind on PostgreSQL, and dead
+//! versions at the head of a lane's index range slow every later claim until
+//! they are vacuumed. Autovacuum may be off or lagging (it is off on some
+//! test machines), so the backend vacuums its own two tables every
+//! `VACUUM_EVERY` claims, in the background.
+//!
+//! Heads are read with `ORDER BY … LIMIT 1`, never `MIN()`: on a table with
+//! stale statistics PostgreSQL may plan `MIN()` as a scan of the whole lane.
+
+use std::collections::BTreeSet;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{Database, FromRow, Pool, Postgres, Sqlite, Transaction};
+
+use super::QueueBackend;
+use super::types::*;
+
+/// Jobs whose lease expired, requeued per claim call at most.
+const REQUEUE_BATCH: i64 = 256;
+
+/// Claims between two vacuums of the queue tables (PostgreSQL).
+const VACUUM_EVERY: u64 = 5_000;
+
+pub struct SqlQueue<DB: Database> {
+    pool: Pool<DB>,
+    claimed: Arc<AtomicU64>,
+    vacuuming: Arc<AtomicBool>,
+    _db: PhantomData<DB>,
+}
+
+impl<DB: Database> SqlQueue<DB> {
+    pub fn new(pool: Pool<DB>) -> Self {
+        Self {
+            pool,
+            claimed: Arc::new(AtomicU64::new(0)),
+            vacuuming: Arc::new(AtomicBool::new(false)),
+            _db: PhantomData,
+        }
+    }
+}
+
+#[derive(Debug, FromRow)]
+struct JobRow {
+    seq: i64,
+    id: String,
+    queue: String,
+    lane: String,
+    ordered: bool,
+    payload: Json<Value>,
+    state: String,
+    attempts: i32,
+    max_attempts: i32,
+    due_at: i64,
+    last_error: Option<String>,
+    enqueued_at: i64,
+    updated_at: i64,
+}
+
+macro_rules! job_cols {
+    () => {
+        "seq, id, queue, lane, ordered, payload, state, attempts, max_attempts, due_at, last_error, enqueued_at, updated_at"
+    };
+}
+
+fn to_u32(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+impl JobRow {
+    fn claimed(self) -> ClaimedJob {
+        ClaimedJob {
+            id: self.id,
+            queue: self.queue,
+            lane: self.lane,
+            ordered: self.ordered,
+            payload: self.payload.0,
+            attempt: to_u32(self.attempts),
+            max_attempts: to_u32(self.max_attempts),
+            enqueued_at: self.enqueued_at,
+            due_at: self.due_at,
+        }
+    }
+
+    fn record(self) -> JobRecord {
+        JobRecord {
+            state: JobState::parse(&self.state).unwrap_or(JobState::Dead),
+            id: self.id,
+            queue: self.queue,
+            lane: self.lane,
+            ordered: self.ordered,
+            payload: self.payload.0,
+            attempts: to_u32(self.attempts),
+            max_attempts: to_u32(self.max_attempts),
+            due_at: self.due_at,
+            last_error: self.last_error,
+            enqueued_at: self.enqueued_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Begins the transaction a claim or state change runs in.
+#[async_trait]
+trait Begin<DB: Database> {
+    async fn begin(pool: &Pool<DB>) -> Result<Transaction<'static, DB>, sqlx::Error>;
+}
+
+struct Tx;
+
+#[async_trait]
+impl Begin<Postgres> for Tx {
+    async fn begin(pool: &Pool<Postgres>) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        pool.begin().await
+    }
+}
+
+#[async_trait]
+impl Begin<Sqlite> for Tx {
+    async fn begin(pool: &Pool<Sqlite>) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        // IMMEDIATE takes the write lock up front: a deferred transaction
+        // that reads then writes can fail with SQLITE_BUSY mid-way.
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+/// Recomputes when a lane can next be claimed (NULL: nothing claimable).
+const REFRESH_LANE: &str = "UPDATE queue_lanes SET ready_at = CASE
+    WHEN ordered THEN (CASE
+        WHEN EXISTS (SELECT 1 FROM queue_jobs j WHERE j.queue = $1 AND j.lane = $2 AND j.state = 'running') THEN NULL
+        ELSE (SELECT j.due_at FROM queue_jobs j WHERE j.queue = $1 AND j.lane = $2 AND j.state = 'queued'
+              ORDER BY j.order_at, j.seq LIMIT 1)
+        END)
+    ELSE (SELECT j.due_at FROM queue_jobs j WHERE j.queue = $1 AND j.lane = $2 AND j.state = 'queued'
+          ORDER BY j.due_at LIMIT 1)
+    END
+    WHERE queue = $1 AND lane = $2";
+
+/// Forgets lanes without work; run by `prune`, off the hot path.
+const DROP_IDLE_LANES: &str = "DELETE FROM queue_lanes WHERE queue = $1 AND ready_at IS NULL
+    AND NOT EXISTS (SELECT 1 FROM queue_jobs j WHERE j.queue = $1 AND j.lane = queue_lanes.lane
+                    AND j.state IN ('queued', 'running'))";
+
+/// Marks a lane served (round-robin) in the same statement as its refresh.
+const SERVE_LANE: &str = "UPDATE queue_lanes SET served = $3, ready_at = CASE
+    WHEN ordered THEN NULL
+    ELSE (SELECT j.due_at FROM queue_jobs j WHERE j.queue = $1 AND j.lane = $2 AND j.state = 'queued'
+          ORDER BY j.due_at LIMIT 1)
+    END
+    WHERE queue = $1 AND lane = $2";
+
+macro_rules! impl_sql_queue {
+    ($db:ty, $name:literal, $lock:literal, $vacuum:literal) => {
+        impl SqlQueue<$db> {
+            /// Counts claims and starts a background vacuum every `VACUUM_EVERY`.
+            fn after_claims(&self, n: usize) {
+                if $vacuum.is_empty() || n == 0 {
+                    return;
+                }
+                let before = self.claimed.fetch_add(n as u64, Ordering::Relaxed);
+                if before / VACUUM_EVERY == (before + n as u64) / VACUUM_EVERY {
+                    return;
+                }
+                if self.vacuuming.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+                let (pool, flag) = (self.pool.clone(), self.vacuuming.clone());
+                tokio::spawn(async move {
+                    let started = std::time::Instant::now();
+                    match sqlx::raw_sql($vacuum).execute(&pool).await {
+                        Ok(_) => tracing::debug!(took_ms = started.elapsed().as_millis() as u64, "vacuumed queue tables"),
+                        Err(e) => tracing::warn!(error = %e, "vacuuming queue tables failed"),
+                    }
+                    flag.store(false, Ordering::Release);
+                });
+            }
+
+            async fn refresh_lane(tx: &mut Transaction<'static, $db>, queue: &str, lane: &str) -> Result<(), sqlx::Error> {
+                sqlx::query::<$db>(REFRESH_LANE).bind(queue).bind(lane).execute(&mut **tx).await?;
+                Ok(())
+            }
+
+            async fn ensure_lane(
+                tx: &mut Transaction<'static, $db>,
+                queue: &str,
+                lane: &str,
+                ordered: bool,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query::<$db>(
+                    "INSERT INTO queue_lanes (queue, lane, ordered, served, ready_at) VALUES ($1, $2, $3, 0, NULL) \
+                     ON CONFLICT (queue, lane) DO NOTHING",
+                )
+                .bind(queue)
+                .bind(lane)
+                .bind(ordered)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            /// Requeues (or dead-letters) running jobs whose lease expired.
+            async fn requeue_expired(&self, queue: &str, now: i64) -> Result<(), sqlx::Error> {
+                // A plain read first: the common case (nothing expired) then
+                // takes no write lock.
+                let any = sqlx::query_as::<$db, (i64,)>(
+                    "SELECT seq FROM queue_jobs WHERE queue = $1 AND state = 'running' AND lease_until < $2 LIMIT 1",
+                )
+                .bind(queue)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                if any.is_none() {
+                    return Ok(());
+                }
+                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let expired: Vec<(i64, String)> = sqlx::query_as::<$db, (i64, String)>(concat!(
+                    "SELECT seq, lane FROM queue_jobs WHERE queue = $1 AND state = 'running' AND lease_until < $2 \
+                     ORDER BY lease_until LIMIT $3",
+                    $lock
+                ))
+                .bind(queue)
+                .bind(now)
+                .bind(REQUEUE_BATCH)
+                .fetch_all(&mut *tx)
+                .await?;
+                if expired.is_empty() {
+                    return Ok(());
+                }
+                let mut lanes = BTreeSet::new();
+                for (seq, lane) in expired {
+                    sqlx::query::<$db>(
+                        "UPDATE queue_jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
+                         last_error = 'lease expired: the worker stopped renewing it (crashed or lost)', \
+                         lease_until = NULL, updated_at = $2 WHERE seq = $1 AND state = 'running'",
+                    )
+                    .bind(seq)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    lanes.insert(lane);
+                }
+                for lane in lanes {
+                    Self::refresh_lane(&mut tx, queue, &lane).await?;
+                }
+                tx.commit().await
+            }
+
+            async fn claim_once(&self, queue: &str, max: usize, lease: Duration) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+                let now = now_ms();
+                self.requeue_expired(queue, now).await?;
+                let lease_until = ms_after(now, lease);
+                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let mut claimed = Vec::new();
+                for _ in 0..max {
+                    let lane = sqlx::query_as::<$db, (String, bool)>(concat!(
+                        "SELECT lane, ordered FROM queue_lanes WHERE queue = $1 AND ready_at <= $2 ORDER BY served LIMIT 1",
+                        $lock
+                    ))
+                    .bind(queue)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some((lane, ordered)) = lane else { break };
+                    let head = if ordered {
+                        sqlx::query_as::<$db, JobRow>(concat!(
+                            "SELECT ", job_cols!(), " FROM queue_jobs WHERE queue = $1 AND lane = $2 AND state = 'queued' \
+                             ORDER BY order_at, seq LIMIT 1",
+                            $lock
+                        ))
+                        .bind(queue)
+                        .bind(&lane)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .filter(|j| j.due_at <= now)
+                    } else {
+                        sqlx::query_as::<$db, JobRow>(concat!(
+                            "SELECT ", job_cols!(), " FROM queue_jobs WHERE queue = $1 AND lane = $2 AND state = 'queued' \
+                             AND due_at <= $3 ORDER BY due_at, seq LIMIT 1",
+                            $lock
+                        ))
+                        .bind(queue)
+                        .bind(&lane)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    };
+                    let Some(mut job) = head else {
+                        // ready_at was stale; fix it so the lane is not picked again.
+                        Self::refresh_lane(&mut tx, queue, &lane).await?;
+                        continue;
+                    };
+                    sqlx::query::<$db>(
+                        "UPDATE queue_jobs SET state = 'running', attempts = attempts + 1, lease_until = $2, updated_at = $3 \
+                         WHERE seq = $1",
+                    )
+                    .bind(job.seq)
+                    .bind(lease_until)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    // The claim time in µs orders lanes by when they were last
+                    // served, across processes, without a shared counter.
+                    let served = chrono::Utc::now().timestamp_micros();
+                    sqlx::query::<$db>(SERVE_LANE).bind(queue).bind(&lane).bind(served).execute(&mut *tx).await?;
+                    job.attempts += 1;
+                    claimed.push(job.claimed());
+                }
+                tx.commit().await?;
+                self.after_claims(claimed.len());
+                Ok(claimed)
+            }
+
+            /// Ends an attempt (`None`: releases it uncounted) if this attempt
+            /// still owns the job, then refreshes its lane. Returns ownership.
+            async fn settle(&self, job: &ClaimedJob, resolution: Option<&Resolution>) -> Result<bool, sqlx::Error> {
+                // Ending an attempt of an unordered lane without requeueing it
+                // leaves the lane's readiness unchanged: one statement, no
+                // transaction, no lane lock (the hot path).
+                let touches_lane = job.ordered || matches!(resolution, None | Some(Resolution::RetryAt { .. }));
+                let now = now_ms();
+                if !touches_lane {
+                    return Ok(Self::settle_query(job, resolution, now).execute(&self.pool).await?.rows_affected() > 0);
+                }
+                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let owned = Self::settle_query(job, resolution, now).execute(&mut *tx).await?.rows_affected() > 0;
+                if owned {
+                    Self::refresh_lane(&mut tx, &job.queue, &job.lane).await?;
+                }
+                tx.commit().await?;
+                Ok(owned)
+            }
+
+            fn settle_query<'q>(
+                job: &'q ClaimedJob,
+                resolution: Option<&'q Resolution>,
+                now: i64,
+            ) -> sqlx::query::Query<'q, $db, <$db as Database>::Arguments> {
+                // Every statement: $1 queue, $2 id, $3 attempt, $4 now.
+                let query = match resolution {
+                    None => sqlx::query::<$db>(
+                        "UPDATE queue_jobs SET state = 'queued', attempts = attempts - 1, lease_until = NULL, updated_at = $4 \
+                         WHERE queue = $1 AND id = $2 AND state = 'running' AND attempts = $3",
+                    ),
+                    Some(Resolution::Done) => sqlx::query::<$db>(
+                        "UPDATE queue_jobs SET state = 'done', lease_until = NULL, updated_at = $4 \
+                         WHERE queue = $1 AND id = $2 AND state = 'running' AND attempts = $3",
+                    ),
+                    Some(Resolution::RetryAt { .. }) => sqlx::query::<$db>(
+                        "UPDATE queue_jobs SET state = 'queued', due_at = $5, last_error = $6, lease_until = NULL, \
+                         updated_at = $4 WHERE queue = $1 AND id = $2 AND state = 'running' AND attempts = $3",
+                    ),
+                    Some(Resolution::Dead { .. }) => sqlx::query::<$db>(
+                        "UPDATE queue_jobs SET state = 'dead', last_error = $5, lease_until = NULL, updated_at = $4 \
+                         WHERE queue = $1 AND id = $2 AND state = 'running' AND attempts = $3",
+                    ),
+                };
+                let query = query.bind(&job.queue).bind(&job.id).bind(i64::from(job.attempt)).bind(now);
+                match resolution {
+                    Some(Resolution::RetryAt { at, error }) => query.bind(*at).bind(error.as_str()),
+                    Some(Resolution::Dead { error }) => query.bind(error.as_str()),
+                    None | Some(Resolution::Done) => query,
+                }
+            }
+        }
+
+        #[async_trait]
+        impl QueueBackend for SqlQueue<$db> {
+            async fn enqueue(&self, jobs: &[NewJob]) -> QueueResult<Vec<Enqueued>> {
+                let now = now_ms();
+                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let mut out = Vec::with_capacity(jobs.len());
+                let mut lanes = BTreeSet::new();
+                for job in jobs {
+                    let id = job.resolved_id();
+                    let run_at = job.run_at.unwrap_or(now);
+                    let max = i64::from(job.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1));
+                    let inserted = sqlx::query_as::<$db, (i64,)>(
+                        "INSERT INTO queue_jobs (id, queue, lane, ordered, payload, state, attempts, max_attempts, \
+                         order_at, due_at, dedupe_key, enqueued_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $7, $8, $9, $9) \
+                         ON CONFLICT DO NOTHING RETURNING seq",
+                    )
+                    .bind(&id)
+                    .bind(&job.queue)
+                    .bind(&job.lane)
+                    .bind(job.ordered)
+                    .bind(Json(&job.payload))
+                    .bind(max)
+                    .bind(run_at)
+                    .bind(job.dedupe_key.as_deref())
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if inserted.is_some() {
+                        lanes.insert((job.queue.clone(), job.lane.clone(), job.ordered));
+                        out.push(Enqueued::Created(id));
+                        continue;
+                    }
+                    let existing = sqlx::query_as::<$db, (String,)>(
+                        "SELECT id FROM queue_jobs WHERE queue = $1 AND (id = $2 OR (dedupe_key = $3 \
+                         AND state IN ('queued', 'running'))) ORDER BY seq DESC LIMIT 1",
+                    )
+                    .bind(&job.queue)
+                    .bind(&id)
+                    .bind(job.dedupe_key.as_deref())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match existing {
+                        Some((existing,)) => out.push(Enqueued::Existing(existing)),
+                        None => return Err(QueueError::Backend(format!("job {id} neither inserted nor found"))),
+                    }
+                }
+                for (queue, lane, ordered) in lanes {
+                    Self::ensure_lane(&mut tx, &queue, &lane, ordered).await?;
+                    Self::refresh_lane(&mut tx, &queue, &lane).await?;
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn claim(&self, queue: &str, max: usize, lease: Duration) -> QueueResult<Vec<ClaimedJob>> {
+                // PostgreSQL may abort one of two colliding claims (deadlock
+                // detection); the claim is safe to repeat.
+                let mut tries = 0;
+                loop {
+                    match self.claim_once(queue, max, lease).await {
+                        Err(sqlx::Error::Database(e))
+                            if tries < 3 && matches!(e.code().as_deref(), Some("40P01" | "40001")) =>
+                        {
+                            tries += 1;
+                        }
+                        other => return Ok(other?),
+                    }
+                }
+            }
+
+            async fn extend(&self, job: &ClaimedJob, lease: Duration) -> QueueResult<bool> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE queue_jobs SET lease_until = $4 WHERE queue = $1 AND id = $2 AND state = 'running' AND attempts = $3",
+                )
+                .bind(&job.queue)
+                .bind(&job.id)
+                .bind(i64::from(job.attempt))
+                .bind(ms_after(now_ms(), lease))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn finish(&self, job: &ClaimedJob, resolution: &Resolution) -> QueueResult<()> {
+                if !self.settle(job, Some(resolution)).await? {
+                    tracing::warn!(queue = %job.queue, job_id = %job.id, attempt = job.attempt,
+                        "attempt finished after its lease was lost; another attempt owns the job");
+                }
+                Ok(())
+            }
+
+            async fn release(&self, job: &ClaimedJob) -> QueueResult<()> {
+                self.settle(job, None).await?;
+                Ok(())
+            }
+
+            async fn cancel(&self, queue: &str, id: &str) -> QueueResult<CancelResult> {
+                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let row = sqlx::query_as::<$db, (String, String)>(concat!(
+                    "SELECT state, lane FROM queue_jobs WHERE queue = $1 AND id = $2", $lock
+                ))
+                .bind(queue)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let result = match row {
+                    None => CancelResult::NotFound,
+                    Some((state, lane)) => match JobState::parse(&state) {
+                        Some(JobState::Queued) => {
+                            sqlx::query::<$db>(
+                                "UPDATE queue_jobs SET state = 'cancelled', updated_at = $3 WHERE queue = $1 AND id = $2",
+                            )
+                            .bind(queue)
+                            .bind(id)
+                            .bind(now_ms())
+                            .execute(&mut *tx)
+                            .await?;
+                            Self::refresh_lane(&mut tx, queue, &lane).await?;
+                            CancelResult::Cancelled
+                        }
+                        Some(JobState::Running) => CancelResult::Running,
+                        _ => CancelResult::Finished,
+                    },
+                };
+                tx.commit().await?;
+                Ok(result)
+            }
+
+            async fn get(&self, queue: &str, id: &str) -> QueueResult<Option<JobRecord>> {
+                let row = sqlx::query_as::<$db, JobRow>(concat!(
+                    "SELECT ", job_cols!(), " FROM queue_jobs WHERE queue = $1 AND id = $2"
+                ))
+                .bind(queue)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(JobRow::record))
+            }
+
+            async fn dead(&self, queue: &str, max: usize) -> QueueResult<Vec<JobRecord>> {
+                let rows = sqlx::query_as::<$db, JobRow>(concat!(
+                    "SELECT ", job_cols!(), " FROM queue_jobs WHERE queue = $1 AND state = 'dead' \
+                     ORDER BY updated_at DESC, seq DESC LIMIT $2"
+                ))
+                .bind(queue)
+                .bind(limit(max))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(JobRow::record).collect())
+            }
+
+            async fn replay(&self, queue: &str, id: &str) -> QueueResult<bool> {
+                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let row = sqlx::query_as::<$db, (String, bool)>(
+                    "UPDATE queue_jobs SET state = 'queued', attempts = 0, due_at = $3, lease_until = NULL, updated_at = $3 \
+                     WHERE queue = $1 AND id = $2 AND state = 'dead' RETURNING lane, ordered",
+                )
+                .bind(queue)
+                .bind(id)
+                .bind(now_ms())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let replayed = row.is_some();
+                if let Some((lane, ordered)) = row {
+                    Self::ensure_lane(&mut tx, queue, &lane, ordered).await?;
+                    Self::refresh_lane(&mut tx, queue, &lane).await?;
+                }
+                tx.commit().await?;
+                Ok(replayed)
+            }
+
+            async fn stats(&self, queue: &str) -> QueueResult<QueueStats> {
+                let (ready, delayed, running, dead) = sqlx::query_as::<$db, (i64, i64, i64, i64)>(
+                    "SELECT \
+                       COALESCE(SUM(CASE WHEN state = 'queued' AND due_at <= $2 THEN 1 ELSE 0 END), 0), \
+                       COALESCE(SUM(CASE WHEN state = 'queued' AND due_at > $2 THEN 1 ELSE 0 END), 0), \
+                       COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0), \
+                       COALESCE(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END), 0) \
+                     FROM queue_jobs WHERE queue = $1 AND state IN ('queued', 'running', 'dead')",
+                )
+                .bind(queue)
+                .bind(now_ms())
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(QueueStats { ready: count(ready), delayed: count(delayed), running: count(running), dead: count(dead) })
+            }
+
+            async fn prune(&self, queue: &str, age: Duration) -> QueueResult<u64> {
+                let cutoff = now_ms() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+                let done = sqlx::query::<$db>(
+                    "DELETE FROM queue_jobs WHERE queue = $1 AND state IN ('done', 'cancelled') AND updated_at < $2",
+                )
+                .bind(queue)
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?;
+                sqlx::query::<$db>(DROP_IDLE_LANES).bind(queue).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
+            fn name(&self) -> &'static str {
+                $name
+            }
+        }
+    };
+}
+
+impl_sql_queue!(Postgres, "postgres", " FOR UPDATE SKIP LOCKED", "VACUUM (ANALYZE) queue_jobs, queue_lanes");
+// SQLite rewrites b-tree pages in place: no dead versions to reclaim.
+impl_sql_queue!(Sqlite, "sqlite", "", "");
