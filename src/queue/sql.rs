@@ -36,7 +36,7 @@ use super::types::*;
 const REQUEUE_BATCH: i64 = 256;
 
 /// Claims between two vacuums of the queue tables (PostgreSQL).
-const VACUUM_EVERY: u64 = 5_000;
+const VACUUM_EVERY: u64 = 1_000;
 
 pub struct SqlQueue<DB: Database> {
     pool: Pool<DB>,

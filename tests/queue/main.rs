@@ -9,6 +9,7 @@ mod support;
 
 mod cases;
 mod fixture;
+mod redis_restart;
 mod sigkill;
 
 macro_rules! contract {
