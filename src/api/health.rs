@@ -89,37 +89,28 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 }
 
 async fn check_database(state: &AppState) -> Check {
+    probe(state.store.ping()).await
+}
+
+/// One round trip to wherever jobs are kept (Redis or the database).
+async fn check_queue(state: &AppState) -> Check {
+    probe(async { state.queue.stats(crate::queue::QUEUES[0]).await.map(drop) }).await
+}
+
+async fn check_redis(state: &AppState) -> Option<Check> {
+    let mut conn = state.redis.clone()?;
+    Some(probe(async move { redis::cmd("PING").query_async::<String>(&mut conn).await.map(drop) }).await)
+}
+
+/// Runs one dependency check, bounded by `REDIS_TIMEOUT`, and times it.
+async fn probe<E: std::fmt::Display>(check_fn: impl std::future::Future<Output = Result<(), E>>) -> Check {
     let started = Instant::now();
-    let result = tokio::time::timeout(REDIS_TIMEOUT, state.store.ping()).await;
-    let error = match result {
+    let error = match tokio::time::timeout(REDIS_TIMEOUT, check_fn).await {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(e.to_string()),
         Err(_) => Some("timed out".to_owned()),
     };
     check(started, error)
-}
-
-/// One round trip to wherever jobs are kept (Redis or the database).
-async fn check_queue(state: &AppState) -> Check {
-    let started = Instant::now();
-    let error = match tokio::time::timeout(REDIS_TIMEOUT, state.queue.stats(crate::queue::QUEUES[0])).await {
-        Ok(Ok(_)) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some("timed out".to_owned()),
-    };
-    check(started, error)
-}
-
-async fn check_redis(state: &AppState) -> Option<Check> {
-    let mut conn = state.redis.clone()?;
-    let started = Instant::now();
-    let ping = async move { redis::cmd("PING").query_async::<String>(&mut conn).await };
-    let error = match tokio::time::timeout(REDIS_TIMEOUT, ping).await {
-        Ok(Ok(_)) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some("timed out".to_owned()),
-    };
-    Some(check(started, error))
 }
 
 fn check(started: Instant, error: Option<String>) -> Check {
