@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod metrics;
 pub mod queue;
 pub mod shutdown;
 pub mod state;

@@ -33,6 +33,8 @@ impl AppState {
     /// Connects to every configured dependency and applies migrations (unless
     /// disabled). Fails with a message naming what could not be reached.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Install the recorder before anything records.
+        crate::metrics::handle();
         let store = store::connect(&config).await?;
         if config.database.run_migrations {
             store::migrate::up(store.pool()).await.context("applying database migrations")?;

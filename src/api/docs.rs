@@ -7,7 +7,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, pagination, sessions};
+use super::{health, metrics, pagination, sessions};
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
 
@@ -21,7 +21,7 @@ use crate::state::AppState;
         license(name = "MIT OR Apache-2.0")
     ),
     paths(
-        health::live, health::ready, health::summary,
+        health::live, health::ready, health::summary, metrics::scrape,
         sessions::create, sessions::list, sessions::get_one, sessions::delete,
     ),
     components(schemas(ErrorResponse, ErrorBody, sessions::SessionView, sessions::CreateSession,

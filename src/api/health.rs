@@ -185,7 +185,7 @@ pub async fn summary(State(state): State<AppState>) -> Result<Json<Summary>, Err
 }
 
 /// Resident set size from /proc (Linux); `None` elsewhere.
-fn rss_bytes() -> Option<u64> {
+pub(crate) fn rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -2,10 +2,12 @@
 //! only merges them and applies the layers every route shares.
 //!
 //! Layers, outermost first: request id + error rendering + access log,
-//! panic catcher, timeout, body limit; protected routes add the API key.
+//! HTTP metrics, panic catcher, timeout, body limit; protected routes add
+//! the API key.
 
 mod docs;
-mod health;
+pub(crate) mod health;
+mod metrics;
 mod pagination;
 mod sessions;
 
@@ -27,7 +29,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(sessions::router())
         .route_layer(middleware::from_fn_with_state(state.api_key.clone(), auth::require_api_key));
-    let public = Router::new().merge(health::router()).merge(docs::router());
+    let public = Router::new().merge(health::router()).merge(metrics::router()).merge(docs::router());
 
     Router::new()
         .merge(public)
@@ -37,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.server.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout()))
         .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn(crate::metrics::track_http))
         .layer(middleware::from_fn(request_id::middleware))
 }
 

@@ -37,6 +37,7 @@ pub struct Config {
     pub redis: RedisConfig,
     #[validate(nested)]
     pub queue: QueueConfig,
+    pub metrics: MetricsConfig,
     #[validate(nested)]
     pub log: LogConfig,
     #[validate(nested)]
@@ -90,6 +91,13 @@ pub struct RedisConfig {
     pub url: SecretUrl,
     #[validate(length(min = 1, max = 64), custom(function = "validate::key_prefix"))]
     pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// When set, `/metrics` requires `Authorization: Bearer <token>`.
+    pub token: Secret,
 }
 
 /// Where jobs are kept.

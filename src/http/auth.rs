@@ -62,7 +62,8 @@ impl ApiKey {
     }
 }
 
-fn digest(bytes: &[u8]) -> [u8; 32] {
+/// SHA-256, so secrets of any length compare in constant time.
+pub(crate) fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 

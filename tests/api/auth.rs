@@ -46,7 +46,7 @@ async fn right_key_in_either_header_is_accepted() {
 #[tokio::test]
 async fn public_routes_need_no_key() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    for path in ["/health", "/health/live", "/health/ready", "/openapi.json", "/docs/"] {
+    for path in ["/health", "/health/live", "/health/ready", "/metrics", "/openapi.json", "/docs/"] {
         let res = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");
     }

@@ -7,4 +7,5 @@ mod auth;
 mod docs;
 mod errors;
 mod health;
+mod metrics;
 mod sessions;
