@@ -27,7 +27,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::{Database, FromRow, Pool, Postgres, Sqlite, Transaction};
+use sqlx::{Database, FromRow, Pool, Postgres, QueryBuilder, Sqlite, Transaction};
 
 use super::QueueBackend;
 use super::types::*;
@@ -274,8 +274,14 @@ macro_rules! impl_sql_queue {
                 self.requeue_expired(queue, now).await?;
                 let lease_until = ms_after(now, lease);
                 let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
-                let mut claimed = Vec::new();
-                for _ in 0..max {
+                let mut claimed: Vec<ClaimedJob> = Vec::new();
+                // An unordered lane gives up to this many jobs per visit: one
+                // statement claims them all, and the quiet lane still comes
+                // next (fairness is per visit, not per job).
+                let per_visit = (max / 8).max(1);
+                let mut visits = 0;
+                while claimed.len() < max && visits < max {
+                    visits += 1;
                     let lane = sqlx::query_as::<$db, (String, bool)>(concat!(
                         "SELECT lane, ordered FROM queue_lanes WHERE queue = $1 AND ready_at <= $2 ORDER BY served LIMIT 1",
                         $lock
@@ -285,7 +291,7 @@ macro_rules! impl_sql_queue {
                     .fetch_optional(&mut *tx)
                     .await?;
                     let Some((lane, ordered)) = lane else { break };
-                    let head = if ordered {
+                    let heads = if ordered {
                         sqlx::query_as::<$db, JobRow>(concat!(
                             "SELECT ", job_cols!(), " FROM queue_jobs WHERE queue = $1 AND lane = $2 AND state = 'queued' \
                              ORDER BY order_at, seq LIMIT 1",
@@ -296,38 +302,43 @@ macro_rules! impl_sql_queue {
                         .fetch_optional(&mut *tx)
                         .await?
                         .filter(|j| j.due_at <= now)
+                        .into_iter()
+                        .collect::<Vec<_>>()
                     } else {
+                        let take = i64::try_from(per_visit.min(max - claimed.len())).unwrap_or(1);
                         sqlx::query_as::<$db, JobRow>(concat!(
                             "SELECT ", job_cols!(), " FROM queue_jobs WHERE queue = $1 AND lane = $2 AND state = 'queued' \
-                             AND due_at <= $3 ORDER BY due_at, seq LIMIT 1",
+                             AND due_at <= $3 ORDER BY due_at, seq LIMIT $4",
                             $lock
                         ))
                         .bind(queue)
                         .bind(&lane)
                         .bind(now)
-                        .fetch_optional(&mut *tx)
+                        .bind(take)
+                        .fetch_all(&mut *tx)
                         .await?
                     };
-                    let Some(mut job) = head else {
+                    if heads.is_empty() {
                         // ready_at was stale; fix it so the lane is not picked again.
                         Self::refresh_lane(&mut tx, queue, &lane).await?;
                         continue;
-                    };
-                    sqlx::query::<$db>(
-                        "UPDATE queue_jobs SET state = 'running', attempts = attempts + 1, lease_until = $2, updated_at = $3 \
-                         WHERE seq = $1",
-                    )
-                    .bind(job.seq)
-                    .bind(lease_until)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    }
+                    let mut update = QueryBuilder::<$db>::new("UPDATE queue_jobs SET state = 'running', attempts = attempts + 1, lease_until = ");
+                    update.push_bind(lease_until).push(", updated_at = ").push_bind(now).push(" WHERE seq IN (");
+                    let mut list = update.separated(", ");
+                    for job in &heads {
+                        list.push_bind(job.seq);
+                    }
+                    list.push_unseparated(")");
+                    update.build().execute(&mut *tx).await?;
                     // The claim time in µs orders lanes by when they were last
                     // served, across processes, without a shared counter.
                     let served = chrono::Utc::now().timestamp_micros();
                     sqlx::query::<$db>(SERVE_LANE).bind(queue).bind(&lane).bind(served).execute(&mut *tx).await?;
-                    job.attempts += 1;
-                    claimed.push(job.claimed());
+                    claimed.extend(heads.into_iter().map(|mut job| {
+                        job.attempts += 1;
+                        job.claimed()
+                    }));
                 }
                 tx.commit().await?;
                 self.after_claims(claimed.len());
