@@ -10,6 +10,10 @@ use axum::routing::get;
 use subtle::ConstantTimeEq;
 
 use crate::error::Error;
+
+/// Session statuses reported so far, so vanished ones can be zeroed.
+static SEEN_STATUSES: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -54,8 +58,16 @@ async fn sample(state: &AppState) {
     metrics::gauge!("wag_db_pool_connections", "state" => "in_use").set(f64::from(in_use));
     metrics::gauge!("wag_db_pool_connections", "state" => "idle").set(f64::from(idle));
     if let Ok(counts) = state.store.sessions.count_by_status().await {
+        // A status nobody is in any more must read 0, not its last value.
+        let mut seen = SEEN_STATUSES.lock().unwrap_or_else(|e| e.into_inner());
+        for status in seen.iter() {
+            if !counts.iter().any(|(s, _)| s == status) {
+                metrics::gauge!("wag_sessions", "status" => status.clone()).set(0.0);
+            }
+        }
         for (status, n) in counts {
-            metrics::gauge!("wag_sessions", "status" => status).set(n as f64);
+            metrics::gauge!("wag_sessions", "status" => status.clone()).set(n as f64);
+            seen.insert(status);
         }
     }
     if let Some(rss) = crate::api::health::rss_bytes() {

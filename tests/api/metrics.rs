@@ -43,3 +43,25 @@ async fn a_metrics_token_guards_the_endpoint() {
     assert_eq!(res.status(), StatusCode::OK);
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_status_nobody_is_in_reads_zero() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.state
+        .store
+        .sessions
+        .create(&wa_gateway::store::NewSession {
+            id: "z".into(),
+            engine: "sandbox".into(),
+            metadata: serde_json::json!({}),
+        })
+        .await
+        .unwrap();
+    app.state.store.sessions.set_status("z", "zeroed_status_probe").await.unwrap();
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("wag_sessions{status=\"zeroed_status_probe\"} 1"), "{text}");
+    app.state.store.sessions.delete("z").await.unwrap();
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("wag_sessions{status=\"zeroed_status_probe\"} 0"), "{text}");
+    app.stop().await.unwrap();
+}
