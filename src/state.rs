@@ -19,6 +19,8 @@ pub struct AppState {
     /// Present when `redis.url` is configured.
     pub redis: Option<ConnectionManager>,
     pub api_key: ApiKey,
+    /// `metrics.token`, when set, guards `/metrics`.
+    pub metrics_token: ApiKey,
     pub queue: Queue,
     /// What Redis persists, when Redis is configured.
     pub redis_persistence: Option<Persistence>,
@@ -48,19 +50,16 @@ impl AppState {
             Some(conn) => Some(queue::check_persistence(conn).await),
             None => None,
         };
-        match redis_persistence {
-            Some(Persistence::None) => tracing::warn!(
-                "Redis persists nothing (appendonly no, no save points): every queued job is lost if Redis restarts; \
-                 run it with --appendonly yes"
-            ),
-            Some(Persistence::SnapshotsOnly) => tracing::warn!(
-                "Redis persists only RDB snapshots: jobs queued since the last snapshot are lost if it crashes; \
-                 run it with --appendonly yes"
-            ),
+        match &redis_persistence {
             Some(Persistence::Unknown) => {
                 tracing::info!("Redis does not allow CONFIG GET; make sure it persists with AOF")
             }
-            _ => {}
+            Some(p) => {
+                if let Some(warning) = p.warning() {
+                    tracing::warn!("{warning}");
+                }
+            }
+            None => {}
         }
         tracing::info!(
             database = ?store.kind,
@@ -74,6 +73,7 @@ impl AppState {
         }
         Ok(Self {
             api_key: ApiKey::new(&config.auth.api_key),
+            metrics_token: ApiKey::new(&config.metrics.token),
             config: Arc::new(config),
             store,
             redis,

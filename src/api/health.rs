@@ -147,7 +147,7 @@ pub struct QueueSummary {
     #[schema(value_type = Option<String>, example = "aof")]
     pub redis_persistence: Option<crate::queue::Persistence>,
     /// Set when the configuration can lose accepted jobs.
-    pub warning: Option<String>,
+    pub warning: Option<&'static str>,
 }
 
 /// Summary: version, uptime, memory and sessions by status.
@@ -170,16 +170,7 @@ pub async fn summary(State(state): State<AppState>) -> Result<Json<Summary>, Err
         queue: QueueSummary {
             backend: state.queue.name(),
             redis_persistence: state.redis_persistence.clone(),
-            warning: match state.redis_persistence {
-                Some(crate::queue::Persistence::None) => Some(
-                    "Redis persists nothing: queued jobs are lost if it restarts; enable appendonly".into(),
-                ),
-                Some(crate::queue::Persistence::SnapshotsOnly) => Some(
-                    "Redis persists only snapshots: recent jobs are lost if it crashes; enable appendonly"
-                        .into(),
-                ),
-                _ => None,
-            },
+            warning: state.redis_persistence.as_ref().and_then(|p| p.warning()),
         },
     }))
 }

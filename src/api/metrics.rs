@@ -7,14 +7,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use subtle::ConstantTimeEq;
 
 use crate::error::Error;
+use crate::http::auth;
+use crate::state::AppState;
 
 /// Session statuses reported so far, so vanished ones can be zeroed.
 static SEEN_STATUSES: std::sync::Mutex<std::collections::BTreeSet<String>> =
     std::sync::Mutex::new(std::collections::BTreeSet::new());
-use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(scrape))
@@ -28,24 +28,14 @@ pub fn router() -> Router<AppState> {
         (status = 401, description = "`metrics.token` is set and was not sent", body = crate::error::ErrorResponse),
     ))]
 pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = &state.config.metrics.token;
-    if !token.is_empty() {
-        let sent = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        let ok: bool = crate::http::auth::digest(sent.as_bytes())
-            .ct_eq(&crate::http::auth::digest(token.expose().as_bytes()))
-            .into();
-        if !ok {
-            return Error::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_metrics_token",
-                "send metrics.token as a Bearer token",
-            )
-            .into_response();
-        }
+    let token = &state.metrics_token;
+    if token.is_configured() && !auth::bearer(&headers).is_some_and(|sent| token.matches(sent)) {
+        return Error::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_metrics_token",
+            "send metrics.token as a Bearer token",
+        )
+        .into_response();
     }
     sample(&state).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::handle().render())

@@ -37,15 +37,20 @@ impl ApiKey {
         self.digest.is_some()
     }
 
+    /// Constant-time comparison with the configured key (false if none).
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        self.digest.as_ref().is_some_and(|expected| digest(presented).ct_eq(expected).into())
+    }
+
     /// Checks a request's headers.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), Error> {
-        let Some(expected) = &self.digest else {
+        if !self.is_configured() {
             return Err(Error::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "auth_not_configured",
                 "no API key is configured on the gateway; set API_KEY",
             ));
-        };
+        }
         let Some(presented) = presented_key(headers) else {
             return Err(Error::new(
                 StatusCode::UNAUTHORIZED,
@@ -53,8 +58,7 @@ impl ApiKey {
                 "send the API key in X-API-Key or Authorization: Bearer",
             ));
         };
-        let matches: bool = digest(presented).ct_eq(expected).into();
-        if matches {
+        if self.matches(presented) {
             Ok(())
         } else {
             Err(Error::new(StatusCode::UNAUTHORIZED, "invalid_api_key", "the API key is not valid"))
@@ -63,7 +67,7 @@ impl ApiKey {
 }
 
 /// SHA-256, so secrets of any length compare in constant time.
-pub(crate) fn digest(bytes: &[u8]) -> [u8; 32] {
+fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
@@ -71,6 +75,11 @@ fn presented_key(headers: &HeaderMap) -> Option<&[u8]> {
     if let Some(v) = headers.get("x-api-key") {
         return Some(v.as_bytes());
     }
+    bearer(headers)
+}
+
+/// The credential of an `Authorization: Bearer …` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
     let auth = headers.get(header::AUTHORIZATION)?.as_bytes();
     let (scheme, rest) = auth.split_at_checked(7)?;
     scheme.eq_ignore_ascii_case(b"bearer ").then_some(rest)

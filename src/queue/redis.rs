@@ -276,6 +276,24 @@ pub enum Persistence {
     Unknown,
 }
 
+impl Persistence {
+    /// What an operator must be told, if anything: the startup log and
+    /// `/health` both show this.
+    pub fn warning(&self) -> Option<&'static str> {
+        match self {
+            Persistence::None => Some(
+                "Redis persists nothing (appendonly no, no save points): every queued job is lost if Redis \
+                 restarts; run it with --appendonly yes",
+            ),
+            Persistence::SnapshotsOnly => Some(
+                "Redis persists only RDB snapshots: jobs queued since the last snapshot are lost if it crashes; \
+                 run it with --appendonly yes",
+            ),
+            Persistence::Aof | Persistence::Unknown => None,
+        }
+    }
+}
+
 /// Reads Redis's persistence settings (`CONFIG GET appendonly`, `save`).
 pub async fn check_persistence(conn: &ConnectionManager) -> Persistence {
     let mut conn = conn.clone();

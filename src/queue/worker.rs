@@ -115,6 +115,7 @@ impl Worker {
             while let Some(done) = tasks.try_join_next_with_id() {
                 forget(&mut active, done);
             }
+            metrics::gauge!("wag_queue_in_flight", "queue" => queue_label.clone()).set(active.len() as f64);
             if token.is_cancelled() {
                 break;
             }
@@ -150,8 +151,6 @@ impl Worker {
                         ));
                         active.insert(handle.id(), job);
                     }
-                    metrics::gauge!("wag_queue_in_flight", "queue" => queue_label.clone())
-                        .set(active.len() as f64);
                 }
                 Err(e) => {
                     metrics::counter!("wag_queue_backend_errors_total", "queue" => queue_label.clone())
