@@ -208,3 +208,51 @@ impl From<validator::ValidationErrors> for Error {
         Error::validation("the request is invalid", Value::Object(details))
     }
 }
+
+impl From<crate::engine::EngineError> for Error {
+    fn from(e: crate::engine::EngineError) -> Self {
+        use crate::engine::EngineError as E;
+        let message = e.to_string();
+        match e {
+            E::NotConnected => Error::conflict("session_not_connected", message),
+            E::NotAwaitingLink => Error::conflict("not_awaiting_link", message),
+            E::NotLinked => Error::conflict("session_not_linked", message),
+            E::ConnectFailed(_) => Error::new(StatusCode::BAD_GATEWAY, "connect_failed", message),
+            E::NotOnWhatsApp(_) => Error::new(StatusCode::UNPROCESSABLE_ENTITY, "not_on_whatsapp", message),
+            E::NotFound(what) => {
+                let code = match what.as_str() {
+                    "group" => "group_not_found",
+                    "message" => "message_not_found",
+                    "contact" => "contact_not_found",
+                    _ => "not_found",
+                };
+                Error::not_found(code, message)
+            }
+            E::Forbidden(_) => Error::new(StatusCode::FORBIDDEN, "forbidden", message),
+            E::Invalid(detail) => Error::validation(message, serde_json::json!({ "request": [detail] })),
+            E::Unsupported(_) => Error::new(StatusCode::NOT_IMPLEMENTED, "unsupported", message),
+            E::Timeout => {
+                Error::new(StatusCode::GATEWAY_TIMEOUT, "engine_timeout", "WhatsApp did not answer in time")
+            }
+            E::Internal(detail) => Error::Internal(anyhow::anyhow!("engine failure: {detail}")),
+        }
+    }
+}
+
+impl From<crate::sessions::SessionError> for Error {
+    fn from(e: crate::sessions::SessionError) -> Self {
+        use crate::sessions::SessionError as S;
+        let message = e.to_string();
+        match e {
+            S::NotFound(_) => Error::not_found("session_not_found", message),
+            S::EngineUnavailable(_) => {
+                Error::new(StatusCode::UNPROCESSABLE_ENTITY, "engine_unavailable", message)
+            }
+            S::NotRunning(_) => Error::conflict("session_not_running", message),
+            S::WrongStatus { status, .. } => Error::conflict("session_wrong_status", message)
+                .with_details(serde_json::json!({ "status": status })),
+            S::Engine(e) => e.into(),
+            S::Store(e) => e.into(),
+        }
+    }
+}

@@ -5,6 +5,9 @@
 //! - `http`      request ids, error rendering, auth, extractors;
 //! - `api`       one file per resource, each with its `router()`;
 //! - `store`     repositories over PostgreSQL or the embedded SQLite;
+//! - `wa`        the gateway's WhatsApp vocabulary (ids, messages, events);
+//! - `engine`    the engine seam and the sandbox network;
+//! - `sessions`  the session registry, lifecycle, reconnection and restore;
 //! - `shutdown`  the supervisor owning every background task;
 //! - `state`     `AppState`, handed to every handler;
 //! - `cli`       the `wa-gateway` command line.
@@ -17,15 +20,18 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod queue;
+pub mod sessions;
 pub mod shutdown;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod wa;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -78,6 +84,8 @@ pub async fn serve(
         }
     });
 
+    start_sessions(&state);
+
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
     let mut server = tokio::spawn(server.into_future());
@@ -107,4 +115,23 @@ pub async fn serve(
         }
         Err(_) => anyhow::bail!("shutdown did not finish within {}s", bound.as_secs()),
     }
+}
+
+/// Marks sessions left live by a crash as stopped, then restores the ones
+/// that should run, in the background so the API is up meanwhile. Sessions
+/// are closed by a shutdown hook, after the job workers have drained.
+fn start_sessions(state: &AppState) {
+    let sessions = state.sessions.clone();
+    let bound = state.config.shutdown_timeout() / 2;
+    state.supervisor.on_shutdown("sessions", move || async move { sessions.close(bound).await });
+    let sessions = state.sessions.clone();
+    let restore = state.config.sessions.restore_on_startup;
+    tokio::spawn(async move {
+        if let Err(e) = sessions.reset_stale().await {
+            tracing::error!(error = %e, "could not reset stale session states");
+        }
+        if restore && let Err(e) = sessions.restore().await {
+            tracing::error!(error = %e, "session restore failed");
+        }
+    });
 }

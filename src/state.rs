@@ -7,8 +7,10 @@ use anyhow::Context;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::config::Config;
+use crate::engine::sandbox::{SandboxFactory, SandboxNetwork};
 use crate::http::auth::ApiKey;
 use crate::queue::{self, Persistence, Queue};
+use crate::sessions::{EventHub, SessionManager};
 use crate::shutdown::Supervisor;
 use crate::store::{self, Store};
 
@@ -25,8 +27,14 @@ pub struct AppState {
     /// What Redis persists, when Redis is configured.
     pub redis_persistence: Option<Persistence>,
     pub supervisor: Supervisor,
+    pub sessions: SessionManager,
+    /// The simulated network, when `sandbox.enabled`.
+    pub sandbox: Option<Arc<SandboxNetwork>>,
     pub started_at: Instant,
 }
+
+/// Events buffered for slow subscribers of the event stream.
+const EVENT_BUFFER: usize = 16_384;
 
 /// How long startup and health checks wait for Redis.
 pub const REDIS_TIMEOUT: Duration = Duration::from_secs(3);
@@ -71,7 +79,15 @@ impl AppState {
         if config.auth.api_key.is_empty() {
             tracing::warn!("no API key configured: protected routes answer 503 until API_KEY is set");
         }
+        let sandbox = config.sandbox.enabled.then(|| SandboxNetwork::new(config.sandbox.clone()));
+        let mut sessions =
+            SessionManager::new(store.clone(), EventHub::new(EVENT_BUFFER), config.sessions.clone());
+        if let Some(network) = &sandbox {
+            sessions = sessions.with_engine("sandbox", Arc::new(SandboxFactory { network: network.clone() }));
+        }
         Ok(Self {
+            sessions,
+            sandbox,
             api_key: ApiKey::new(&config.auth.api_key),
             metrics_token: ApiKey::new(&config.metrics.token),
             config: Arc::new(config),

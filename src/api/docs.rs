@@ -7,7 +7,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, metrics, pagination, sessions};
+use super::{health, metrics, pagination, sandbox, session_control, sessions};
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
 
@@ -23,13 +23,22 @@ use crate::state::AppState;
     paths(
         health::live, health::ready, health::summary, metrics::scrape,
         sessions::create, sessions::list, sessions::get_one, sessions::delete,
+        session_control::start, session_control::stop, session_control::logout, session_control::qr_code,
+        session_control::pair_code, session_control::events,
+        sandbox::link, sandbox::inbound, sandbox::fault,
     ),
     components(schemas(ErrorResponse, ErrorBody, sessions::SessionView, sessions::CreateSession,
-        sessions::Engine, pagination::Paginated<sessions::SessionView>)),
+        sessions::Engine, sessions::WebhookSpec, sessions::WebhookCreated, pagination::Paginated<sessions::SessionView>,
+        crate::sessions::Runtime, crate::sessions::Status, crate::sessions::BreakerState,
+        session_control::QrView, session_control::PairCodeRequest, session_control::PairCodeView,
+        session_control::SessionEventView, pagination::Paginated<session_control::SessionEventView>,
+        crate::engine::sandbox::LinkRequest, crate::engine::sandbox::Inbound, crate::engine::sandbox::InboundMedia,
+        crate::engine::sandbox::Fault, crate::engine::sandbox::FaultKind)),
     modifiers(&Security),
     tags(
         (name = "health", description = "Liveness, readiness and summary; no API key needed"),
         (name = "sessions", description = "WhatsApp sessions (accounts) linked to the gateway"),
+        (name = "sandbox", description = "The simulated WhatsApp network: play the phone, the contacts and the faults"),
     )
 )]
 struct ApiDoc;

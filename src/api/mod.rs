@@ -9,6 +9,8 @@ mod docs;
 pub(crate) mod health;
 mod metrics;
 mod pagination;
+mod sandbox;
+mod session_control;
 mod sessions;
 
 use axum::Router;
@@ -28,6 +30,8 @@ pub use docs::openapi;
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(sessions::router())
+        .merge(session_control::router())
+        .merge(sandbox::router())
         .route_layer(middleware::from_fn_with_state(state.api_key.clone(), auth::require_api_key));
     let public = Router::new().merge(health::router()).merge(metrics::router()).merge(docs::router());
 

@@ -1,5 +1,5 @@
-//! `/sessions`: the session records. Linking, status and reconnection are
-//! added by the sessions subsystem on top of these records.
+//! `/sessions`: create, list, get and delete sessions. Lifecycle operations
+//! (start, stop, QR, pairing code, audit) are in `session_control.rs`.
 
 use axum::Router;
 use axum::extract::State;
@@ -14,8 +14,9 @@ use super::pagination::{PageParams, Paginated};
 use crate::error::{ApiResult, Error, ErrorResponse};
 use crate::http::extract::{Json, Path, Query};
 use crate::ids::SessionId;
+use crate::sessions::{Runtime, SessionError, SessionManager};
 use crate::state::AppState;
-use crate::store::{NewSession, Page, Session, StoreError};
+use crate::store::{NewSession, NewWebhook, Page, Session, StoreError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -43,70 +44,125 @@ impl Engine {
     }
 }
 
+fn yes() -> bool {
+    true
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"id": "sales", "engine": "sandbox", "metadata": {"team": "sales"}}))]
+#[schema(example = json!({"id": "sales", "engine": "sandbox", "metadata": {"team": "sales"},
+    "webhooks": [{"url": "https://example.com/hooks/whatsapp", "events": ["message", "session.status"]}]}))]
 pub struct CreateSession {
-    /// 1–64 characters of `A-Z a-z 0-9 _ -`.
-    #[schema(value_type = String, example = "sales")]
-    pub id: SessionId,
+    /// 1–64 characters of `A-Z a-z 0-9 _ -`; generated when absent.
+    #[schema(value_type = Option<String>, example = "sales")]
+    pub id: Option<SessionId>,
     #[serde(default)]
     pub engine: Engine,
     /// Free-form JSON object kept with the session.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub metadata: Option<Value>,
+    /// Start connecting right away (default true).
+    #[serde(default = "yes")]
+    pub start: bool,
+    /// Webhooks to register for this session's events (at most 10).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSpec>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    /// http(s) URL receiving signed POSTs.
+    #[schema(example = "https://example.com/hooks/whatsapp")]
+    pub url: String,
+    /// Event names, or `*` for all (the default).
+    pub events: Option<Vec<String>>,
+    /// Standard Webhooks signing secret (`whsec_…`); generated when absent.
+    pub secret: Option<String>,
+    /// Extra headers sent with every delivery.
+    #[schema(value_type = Option<Object>)]
+    pub headers: Option<Value>,
+}
+
+/// A webhook registered with the session; the secret is shown only here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookCreated {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"id": "sales", "engine": "sandbox", "status": "created", "phone": null, "push_name": null,
-    "metadata": {}, "last_seen_at": null, "created_at": "2026-11-30T12:00:00Z", "updated_at": "2026-11-30T12:00:00Z"}))]
+#[schema(example = json!({"id": "sales", "engine": "sandbox", "status": "connected", "phone": "491701234567", "push_name": "Alice",
+    "metadata": {}, "desired_state": "running", "last_error": null, "last_seen_at": "2026-11-30T12:00:00Z",
+    "created_at": "2026-11-30T12:00:00Z", "updated_at": "2026-11-30T12:00:00Z",
+    "runtime": {"status": "connected", "reconnect_attempts": 0, "reconnects": 1, "breaker": "closed", "next_retry_at": null,
+        "connected_since": "2026-11-30T12:00:00Z", "last_activity_at": "2026-11-30T12:00:05Z", "last_error": null}}))]
 pub struct SessionView {
     pub id: String,
     pub engine: String,
+    /// See the status vocabulary in the README (created, starting, qr, pairing,
+    /// connected, reconnecting, stopped, logged_out, banned, replaced, failed).
     pub status: String,
     pub phone: Option<String>,
     pub push_name: Option<String>,
     #[schema(value_type = Object)]
     pub metadata: Value,
+    /// `running`: the gateway keeps it connected and restores it at startup.
+    pub desired_state: String,
+    pub last_error: Option<String>,
     pub last_seen_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Live connection state, while the session has run in this process.
+    pub runtime: Option<Runtime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<Vec<WebhookCreated>>,
 }
 
-impl From<Session> for SessionView {
-    fn from(s: Session) -> Self {
+impl SessionView {
+    pub(crate) fn build(s: Session, manager: &SessionManager) -> Self {
+        let runtime = manager.handle(&s.id).map(|h| h.runtime());
         Self {
+            status: runtime.as_ref().map_or(s.status, |r| r.status.as_str().to_owned()),
+            last_error: match &runtime {
+                Some(r) => r.last_error.clone(),
+                None => s.last_error,
+            },
             id: s.id,
             engine: s.engine,
-            status: s.status,
             phone: s.phone,
             push_name: s.push_name,
             metadata: s.metadata.0,
+            desired_state: s.desired_state,
             last_seen_at: s.last_seen_at,
             created_at: s.created_at,
             updated_at: s.updated_at,
+            runtime,
+            webhooks: None,
         }
     }
 }
 
-fn parse_id(raw: &str) -> ApiResult<SessionId> {
+pub(crate) fn parse_id(raw: &str) -> ApiResult<SessionId> {
     SessionId::parse(raw)
         .map_err(|e| Error::validation("invalid session id", json!({ "id": [format!("session id {e}")] })))
 }
 
-fn session_not_found(id: &str) -> Error {
+pub(crate) fn session_not_found(id: &str) -> Error {
     Error::not_found("session_not_found", format!("session {id} does not exist"))
 }
 
-/// Create a session record.
+/// Create a session and (unless `start` is false) start linking it.
 #[utoipa::path(post, path = "/sessions", tag = "sessions", request_body = CreateSession,
     responses(
         (status = 201, description = "Created", body = SessionView),
         (status = 409, description = "A session with this id exists", body = ErrorResponse,
             example = json!({"error": {"code": "session_exists", "message": "session sales already exists", "request_id": "0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f"}})),
-        (status = 422, description = "Invalid body", body = ErrorResponse,
-            example = json!({"error": {"code": "validation_failed", "message": "metadata must be a JSON object", "request_id": "0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f"}})),
+        (status = 422, description = "Invalid body, or an engine this gateway does not run", body = ErrorResponse,
+            example = json!({"error": {"code": "engine_unavailable", "message": "the whatsapp engine is not available in this gateway", "request_id": "0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f"}})),
     ),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn create(
@@ -120,15 +176,84 @@ pub async fn create(
             json!({ "metadata": ["must be a JSON object"] }),
         ));
     }
-    let new =
-        NewSession { id: body.id.as_str().to_owned(), engine: body.engine.as_str().to_owned(), metadata };
-    match state.store.sessions.create(&new).await {
-        Ok(session) => Ok((StatusCode::CREATED, Json(session.into()))),
-        Err(StoreError::Conflict { .. }) => {
-            Err(Error::conflict("session_exists", format!("session {} already exists", new.id)))
-        }
-        Err(e) => Err(e.into()),
+    let engine = body.engine.as_str();
+    if !state.sessions.has_engine(engine) {
+        return Err(SessionError::EngineUnavailable(engine.to_owned()).into());
     }
+    let hooks = validate_webhooks(body.webhooks)?;
+    let id = match body.id {
+        Some(id) => id.as_str().to_owned(),
+        None => format!("ses_{}", uuid::Uuid::now_v7().simple()),
+    };
+    let new = NewSession { id: id.clone(), engine: engine.to_owned(), metadata };
+    let session = match state.store.sessions.create(&new).await {
+        Ok(session) => session,
+        Err(StoreError::Conflict { .. }) => {
+            return Err(Error::conflict("session_exists", format!("session {id} already exists")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut created = Vec::with_capacity(hooks.len());
+    for hook in hooks {
+        let new = NewWebhook { session_id: id.clone(), ..hook };
+        state.store.webhooks.create(&new).await?;
+        created.push(WebhookCreated { id: new.id, url: new.url, events: new.events, secret: new.secret });
+    }
+    let session = match body.start {
+        true => {
+            state.sessions.start(&id).await?;
+            state.store.sessions.get(&id).await?.unwrap_or(session)
+        }
+        false => session,
+    };
+    let mut view = SessionView::build(session, &state.sessions);
+    view.webhooks = Some(created);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+const MAX_WEBHOOKS: usize = 10;
+
+/// Checks webhook specs up front so a session is never half created.
+fn validate_webhooks(specs: Vec<WebhookSpec>) -> ApiResult<Vec<NewWebhook>> {
+    if specs.len() > MAX_WEBHOOKS {
+        return Err(Error::validation(
+            "too many webhooks",
+            json!({ "webhooks": [format!("at most {MAX_WEBHOOKS}")] }),
+        ));
+    }
+    let mut out = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.into_iter().enumerate() {
+        let field = |msg: &str| {
+            Error::validation(format!("webhooks[{i}]: {msg}"), json!({ format!("webhooks[{i}]"): [msg] }))
+        };
+        let url = url::Url::parse(&spec.url).map_err(|_| field("url is not a valid URL"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || spec.url.len() > 2048 {
+            return Err(field("url must be an http(s) URL with a host, at most 2048 characters"));
+        }
+        let events = spec.events.unwrap_or_else(|| vec!["*".to_owned()]);
+        if events.is_empty() || events.iter().any(|e| e.is_empty() || e.len() > 64) {
+            return Err(field("events must be a non-empty list of event names"));
+        }
+        let headers = spec.headers.unwrap_or_else(|| json!({}));
+        if !headers.as_object().is_some_and(|h| h.values().all(Value::is_string)) {
+            return Err(field("headers must be an object of strings"));
+        }
+        let secret = match spec.secret {
+            Some(s) if s.len() >= 24 => s,
+            Some(_) => return Err(field("secret must be at least 24 characters")),
+            None => new_secret(),
+        };
+        let id = format!("wh_{}", uuid::Uuid::now_v7().simple());
+        out.push(NewWebhook { id, session_id: String::new(), url: spec.url, events, secret, headers });
+    }
+    Ok(out)
+}
+
+/// A Standard Webhooks secret: `whsec_` + base64 of 32 random bytes.
+fn new_secret() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 32] = rand::random();
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 /// List sessions, ordered by id.
@@ -142,7 +267,8 @@ pub async fn list(
     let limit = params.limit();
     let page = Page { after: params.cursor.clone(), limit };
     let sessions = state.store.sessions.list(&page).await?;
-    let views: Vec<SessionView> = sessions.into_iter().map(Into::into).collect();
+    let views: Vec<SessionView> =
+        sessions.into_iter().map(|s| SessionView::build(s, &state.sessions)).collect();
     Ok(Json(Paginated::new(views, limit, |s| s.id.clone())))
 }
 
@@ -158,12 +284,13 @@ pub async fn list(
 pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<SessionView>> {
     let id = parse_id(&id)?;
     match state.store.sessions.get(id.as_str()).await? {
-        Some(session) => Ok(Json(session.into())),
+        Some(session) => Ok(Json(SessionView::build(session, &state.sessions))),
         None => Err(session_not_found(id.as_str())),
     }
 }
 
-/// Delete a session with its message log and webhooks.
+/// Log out (when linked), erase the credentials, and delete the session
+/// with its message log and webhooks.
 #[utoipa::path(delete, path = "/sessions/{id}", tag = "sessions",
     params(("id" = String, Path, description = "Session id", example = "sales")),
     responses(
@@ -173,7 +300,7 @@ pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> A
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let id = parse_id(&id)?;
-    if state.store.sessions.delete(id.as_str()).await? {
+    if state.sessions.delete(id.as_str()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(session_not_found(id.as_str()))

@@ -42,6 +42,10 @@ pub struct Config {
     pub log: LogConfig,
     #[validate(nested)]
     pub shutdown: ShutdownConfig,
+    #[validate(nested)]
+    pub sessions: SessionsConfig,
+    #[validate(nested)]
+    pub sandbox: SandboxConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Validate)]
@@ -98,6 +102,57 @@ pub struct RedisConfig {
 pub struct MetricsConfig {
     /// When set, `/metrics` requires `Authorization: Bearer <token>`.
     pub token: Secret,
+}
+
+/// Session lifecycle: reconnection, the circuit breaker, restore at startup.
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsConfig {
+    #[validate(range(min = 10, max = 600000))]
+    pub reconnect_base_ms: u64,
+    #[validate(range(min = 10, max = 3600000))]
+    pub reconnect_max_ms: u64,
+    #[validate(range(min = 0.0, max = 0.5))]
+    pub reconnect_jitter: f64,
+    /// 0 = never give up.
+    pub reconnect_max_attempts: u32,
+    #[validate(range(min = 1, max = 1000))]
+    pub breaker_threshold: u32,
+    #[validate(range(min = 1, max = 86400))]
+    pub breaker_cooldown_secs: u64,
+    #[validate(range(min = 1, max = 600))]
+    pub connect_timeout_secs: u64,
+    pub restore_on_startup: bool,
+    #[validate(range(min = 1, max = 1024))]
+    pub restore_concurrency: usize,
+    #[validate(range(min = 8, max = 65536))]
+    pub event_buffer: usize,
+}
+
+impl SessionsConfig {
+    pub fn backoff(&self) -> crate::sessions::Backoff {
+        crate::sessions::Backoff {
+            base: Duration::from_millis(self.reconnect_base_ms),
+            max: Duration::from_millis(self.reconnect_max_ms.max(self.reconnect_base_ms)),
+            jitter: self.reconnect_jitter,
+            max_attempts: self.reconnect_max_attempts,
+            breaker_threshold: self.breaker_threshold,
+            breaker_cooldown: Duration::from_secs(self.breaker_cooldown_secs),
+        }
+    }
+}
+
+/// The simulated WhatsApp network.
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    pub enabled: bool,
+    #[validate(range(max = 600000))]
+    pub delivered_after_ms: u64,
+    #[validate(range(max = 600000))]
+    pub read_after_ms: u64,
+    #[validate(range(min = 1, max = 3600))]
+    pub qr_interval_secs: u64,
 }
 
 /// Where jobs are kept.

@@ -33,7 +33,7 @@ impl<DB: Database> SqlBackend<DB> {
 
 macro_rules! session_cols {
     () => {
-        "id, engine, status, phone, push_name, metadata, last_seen_at, created_at, updated_at"
+        "id, engine, status, phone, push_name, metadata, last_seen_at, desired_state, last_error, created_at, updated_at"
     };
 }
 macro_rules! log_cols {
@@ -114,6 +114,64 @@ macro_rules! impl_repos {
                     .bind(Utc::now())
                     .fetch_optional(&self.pool)
                     .await?)
+            }
+
+            async fn transition(&self, id: &str, t: &Transition<'_>) -> StoreResult<Option<SessionEvent>> {
+                let now = Utc::now();
+                let mut tx = self.pool.begin().await?;
+                let updated = sqlx::query::<$db>(
+                    "UPDATE sessions SET status = $2, last_error = $3, updated_at = $4 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(t.status)
+                .bind(t.error)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                let event = sqlx::query_as::<$db, SessionEvent>(
+                    "INSERT INTO session_events (session_id, event_type, details, created_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id, session_id, event_type, details, created_at",
+                )
+                .bind(id)
+                .bind(t.event_type)
+                .bind(Json(t.details))
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Some(event))
+            }
+
+            async fn set_desired_state(&self, id: &str, desired: &str) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>("UPDATE sessions SET desired_state = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(desired)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn list_running(&self, page: &Page<String>) -> StoreResult<Vec<Session>> {
+                let mut q = QueryBuilder::<$db>::new(concat!(
+                    "SELECT ", session_cols!(), " FROM sessions WHERE desired_state = 'running'"
+                ));
+                if let Some(after) = &page.after {
+                    q.push(" AND id > ").push_bind(after.clone());
+                }
+                q.push(" ORDER BY id LIMIT ").push_bind(page.sql_limit());
+                Ok(q.build_query_as::<Session>().fetch_all(&self.pool).await?)
+            }
+
+            async fn touch_seen(&self, id: &str) -> StoreResult<()> {
+                sqlx::query::<$db>("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(Utc::now())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn delete(&self, id: &str) -> StoreResult<bool> {
@@ -491,6 +549,41 @@ macro_rules! impl_repos {
                 }
                 q.push(" ORDER BY id DESC LIMIT ").push_bind(page.sql_limit());
                 Ok(q.build_query_as::<SessionEvent>().fetch_all(&self.pool).await?)
+            }
+        }
+
+        #[async_trait]
+        impl CredentialRepo for SqlBackend<$db> {
+            async fn get(&self, session_id: &str) -> StoreResult<Option<Credentials>> {
+                Ok(sqlx::query_as::<$db, Credentials>(
+                    "SELECT session_id, engine, data, created_at, updated_at FROM session_credentials WHERE session_id = $1",
+                )
+                .bind(session_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn put(&self, session_id: &str, engine: &str, data: &Value) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO session_credentials (session_id, engine, data, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $4) \
+                     ON CONFLICT (session_id) DO UPDATE SET engine = $2, data = $3, updated_at = $4",
+                )
+                .bind(session_id)
+                .bind(engine)
+                .bind(Json(data))
+                .bind(Utc::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete(&self, session_id: &str) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>("DELETE FROM session_credentials WHERE session_id = $1")
+                    .bind(session_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
             }
         }
 

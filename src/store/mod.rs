@@ -65,6 +65,7 @@ pub struct Store {
     pub webhooks: Arc<dyn WebhookRepo>,
     pub deliveries: Arc<dyn WebhookDeliveryRepo>,
     pub session_events: Arc<dyn SessionEventRepo>,
+    pub credentials: Arc<dyn CredentialRepo>,
     probe: Arc<dyn Probe>,
     pool: Pool,
 }
@@ -101,6 +102,7 @@ impl Store {
             + WebhookRepo
             + WebhookDeliveryRepo
             + SessionEventRepo
+            + CredentialRepo
             + Probe
             + 'static,
     {
@@ -112,6 +114,7 @@ impl Store {
             webhooks: backend.clone(),
             deliveries: backend.clone(),
             session_events: backend.clone(),
+            credentials: backend.clone(),
             probe: backend,
             pool,
         }

@@ -43,6 +43,9 @@ pub struct Session {
     pub push_name: Option<String>,
     pub metadata: Json<Value>,
     pub last_seen_at: Option<DateTime<Utc>>,
+    /// `running` when the operator started it (restored at startup), else `stopped`.
+    pub desired_state: String,
+    pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -210,4 +213,25 @@ pub struct SessionEvent {
     pub event_type: String,
     pub details: Json<Value>,
     pub created_at: DateTime<Utc>,
+}
+
+/// An engine's credentials for one session: engine-defined JSON.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct Credentials {
+    pub session_id: String,
+    pub engine: String,
+    pub data: Json<Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A lifecycle transition to record: the new status and the audit row.
+#[derive(Debug, Clone)]
+pub struct Transition<'a> {
+    pub status: &'a str,
+    /// Kept in `sessions.last_error`; `None` clears it.
+    pub error: Option<&'a str>,
+    /// `session_events.event_type`.
+    pub event_type: &'a str,
+    pub details: &'a Value,
 }

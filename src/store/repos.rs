@@ -24,6 +24,15 @@ pub trait SessionRepo: Send + Sync {
         phone: Option<&str>,
         push_name: Option<&str>,
     ) -> StoreResult<Option<Session>>;
+    /// Sets the status and last error and appends the audit row, atomically.
+    /// `None` when the session does not exist.
+    async fn transition(&self, id: &str, t: &Transition<'_>) -> StoreResult<Option<SessionEvent>>;
+    /// `running` or `stopped`: what restore at startup should do.
+    async fn set_desired_state(&self, id: &str, desired: &str) -> StoreResult<bool>;
+    /// Sessions whose desired state is `running`, ordered by id.
+    async fn list_running(&self, page: &Page<String>) -> StoreResult<Vec<Session>>;
+    /// Marks activity on the connection.
+    async fn touch_seen(&self, id: &str) -> StoreResult<()>;
     /// Deletes the session and, by cascade, its message logs and webhooks.
     async fn delete(&self, id: &str) -> StoreResult<bool>;
     async fn count_by_status(&self) -> StoreResult<Vec<(String, i64)>>;
@@ -108,6 +117,15 @@ pub trait SessionEventRepo: Send + Sync {
     ) -> StoreResult<SessionEvent>;
     /// Newest first.
     async fn list(&self, session_id: &str, page: &Page<i64>) -> StoreResult<Vec<SessionEvent>>;
+}
+
+/// Engine credentials, one row per linked session.
+#[async_trait]
+pub trait CredentialRepo: Send + Sync {
+    async fn get(&self, session_id: &str) -> StoreResult<Option<Credentials>>;
+    /// Inserts or replaces. Fails with `MissingReference` for an unknown session.
+    async fn put(&self, session_id: &str, engine: &str, data: &serde_json::Value) -> StoreResult<()>;
+    async fn delete(&self, session_id: &str) -> StoreResult<bool>;
 }
 
 /// Liveness of the database itself, for `/health/ready`.

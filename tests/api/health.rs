@@ -59,7 +59,7 @@ async fn summary_reports_version_uptime_memory_and_sessions() {
     for id in ["a", "b"] {
         let res = app
             .authed(reqwest::Method::POST, "/sessions")
-            .json(&serde_json::json!({ "id": id }))
+            .json(&serde_json::json!({ "id": id, "start": false }))
             .send()
             .await
             .unwrap();

@@ -5,8 +5,12 @@ use crate::support::{self, Backend, TestApp};
 #[tokio::test]
 async fn metrics_are_prometheus_text_labelled_by_route_pattern() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    let res =
-        app.authed(Method::POST, "/sessions").json(&serde_json::json!({"id": "m1"})).send().await.unwrap();
+    let res = app
+        .authed(Method::POST, "/sessions")
+        .json(&serde_json::json!({"id": "m1", "start": false}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let res = app.authed(Method::GET, "/sessions/raw-path-secret-7").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);

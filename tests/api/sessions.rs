@@ -7,12 +7,18 @@ async fn crud(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else { return };
     let res = app
         .authed(Method::POST, "/sessions")
-        .json(&json!({"id": "sales", "metadata": {"team": "emea"}}))
+        .json(&json!({"id": "sales", "metadata": {"team": "emea"}, "start": false}))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
-    let created: Value = res.json().await.unwrap();
+    let mut created: Value = res.json().await.unwrap();
+    assert_eq!(
+        created["webhooks"],
+        json!([]),
+        "the secrets of registered webhooks are shown once, on creation"
+    );
+    created.as_object_mut().unwrap().remove("webhooks");
     assert_eq!(created["id"], "sales");
     assert_eq!(created["engine"], "sandbox");
     assert_eq!(created["status"], "created");

@@ -17,6 +17,7 @@ async fn round_trip(backend: Backend) {
     assert!(store::migrate::status(pool).await.unwrap().iter().all(|m| m.applied));
     let new = NewSession { id: "s".into(), engine: "sandbox".into(), metadata: serde_json::json!({}) };
     store.sessions.create(&new).await.unwrap();
+    store.session_events.append("s", "session.status", &serde_json::json!({})).await.unwrap();
 
     // Newest first: one step removes only the newest migration's tables.
     let status = store::migrate::status(pool).await.unwrap();
@@ -26,12 +27,16 @@ async fn round_trip(backend: Backend) {
     let after = store::migrate::status(pool).await.unwrap();
     assert!(!after.iter().find(|m| m.version == newest).unwrap().applied);
     assert_eq!(after.iter().filter(|m| m.applied).count(), status.len() - 1);
-    assert!(store.sessions.get("s").await.unwrap().is_some(), "older tables untouched");
+    let kept = store.session_events.list("s", &store::Page::first(10)).await.unwrap();
+    assert_eq!(kept.len(), 1, "older tables untouched");
 
     // The rest: every table is gone.
     let rest = store::migrate::down(pool, status.len()).await.unwrap();
     assert_eq!(rest.len(), status.len() - 1);
-    assert!(matches!(store.sessions.get("s").await, Err(StoreError::Other(_))));
+    assert!(matches!(
+        store.session_events.list("s", &store::Page::first(10)).await,
+        Err(StoreError::Other(_))
+    ));
 
     store::migrate::up(pool).await.unwrap();
     assert!(store::migrate::status(pool).await.unwrap().iter().all(|m| m.applied));

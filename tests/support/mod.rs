@@ -181,6 +181,17 @@ impl TestApp {
         }
         (&mut self.handle).await.expect("server task")
     }
+
+    /// Shuts the gateway down gracefully and hands back its database, so a
+    /// test can start the gateway again on the same data ("a restart").
+    pub async fn restart_parts(mut self) -> (TestDb, Config) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.handle).await.expect("server task").expect("clean shutdown");
+        let config = (*self.state.config).clone();
+        (self.db, config)
+    }
 }
 
 /// Asserts the standard error shape and returns the body.

@@ -1,0 +1,122 @@
+//! `/sandbox/sessions/{id}/…`: the control API of the simulated network.
+//! It plays the phone (link), the other people (inbound messages) and the
+//! network's bad days (faults). Behind the same API key as everything else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use super::sessions::{SessionView, parse_id, session_not_found};
+use crate::engine::sandbox::{Fault, Inbound, LinkRequest, SandboxNetwork};
+use crate::error::{ApiResult, Error, ErrorResponse};
+use crate::http::extract::{Json, Path};
+use crate::sessions::Status;
+use crate::state::AppState;
+use crate::store::Session;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sandbox/sessions/{id}/link", post(link))
+        .route("/sandbox/sessions/{id}/inbound", post(inbound))
+        .route("/sandbox/sessions/{id}/fault", post(fault))
+}
+
+/// How long `link` waits for the session to report `connected`.
+const LINK_SETTLE: Duration = Duration::from_secs(2);
+
+async fn sandbox_session(state: &AppState, raw_id: &str) -> ApiResult<(Arc<SandboxNetwork>, Session)> {
+    let network = state.sandbox.clone().ok_or_else(|| {
+        Error::not_found("sandbox_disabled", "the sandbox is disabled (sandbox.enabled = false)")
+    })?;
+    let id = parse_id(raw_id)?;
+    let session =
+        state.store.sessions.get(id.as_str()).await?.ok_or_else(|| session_not_found(id.as_str()))?;
+    if session.engine != "sandbox" {
+        return Err(Error::conflict(
+            "not_a_sandbox_session",
+            format!("session {id} runs on the {} engine", session.engine),
+        ));
+    }
+    Ok((network, session))
+}
+
+/// Play the phone: scan the session's QR code, or type its pairing code.
+#[utoipa::path(post, path = "/sandbox/sessions/{id}/link", tag = "sandbox", request_body = LinkRequest,
+    params(("id" = String, Path, description = "Session id", example = "sales")),
+    responses(
+        (status = 200, description = "Linked; the session is connected", body = SessionView),
+        (status = 404, description = "No such session, or the sandbox is disabled", body = ErrorResponse),
+        (status = 409, description = "The session is not waiting to be linked, or not a sandbox session", body = ErrorResponse,
+            example = json!({"error": {"code": "not_awaiting_link", "message": "the session is not waiting to be linked", "request_id": "0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f"}})),
+        (status = 403, description = "The number is linked to another sandbox session", body = ErrorResponse),
+        (status = 422, description = "Wrong pairing code or phone", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn link(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<LinkRequest>,
+) -> ApiResult<Json<SessionView>> {
+    let (network, session) = sandbox_session(&state, &id).await?;
+    network.link(&session.id, &body).await?;
+    // The session task handles the link asynchronously; answer with its result.
+    let deadline = tokio::time::Instant::now() + LINK_SETTLE;
+    while tokio::time::Instant::now() < deadline {
+        if state.sessions.handle(&session.id).is_some_and(|h| h.runtime().status == Status::Connected) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let session = state.store.sessions.get(&session.id).await?.ok_or_else(|| session_not_found(&id))?;
+    Ok(Json(SessionView::build(session, &state.sessions)))
+}
+
+/// Someone sends the session a message (text or media, optionally a reply, optionally in a group).
+#[utoipa::path(post, path = "/sandbox/sessions/{id}/inbound", tag = "sandbox", request_body = Inbound,
+    params(("id" = String, Path, description = "Session id", example = "sales")),
+    responses(
+        (status = 201, description = "Delivered to the session; the message as the session received it", body = Object,
+            example = json!({"id": "3EB0A1B2C3D4E5F60718", "chat": "491709876543@s.whatsapp.net", "sender": "491709876543@s.whatsapp.net",
+                "from_me": false, "push_name": "Bob", "timestamp": "2026-11-30T12:00:00Z", "body": {"type": "text", "text": "Hello!"},
+                "quoted": null, "mentions": []})),
+        (status = 404, description = "No such session or group", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse),
+        (status = 422, description = "Neither text nor media", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn inbound(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<Inbound>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (network, session) = sandbox_session(&state, &id).await?;
+    let message = network.inject(&session.id, &body).await?;
+    let value = serde_json::to_value(message).map_err(|e| Error::Internal(e.into()))?;
+    Ok((StatusCode::CREATED, Json(value)))
+}
+
+/// Make something go wrong: `disconnect`, `connect_failure`, `logged_out`,
+/// `temporary_ban`, `stream_replaced`; `clear` lets connections succeed again.
+#[utoipa::path(post, path = "/sandbox/sessions/{id}/fault", tag = "sandbox", request_body = Fault,
+    params(("id" = String, Path, description = "Session id", example = "sales")),
+    responses(
+        (status = 202, description = "Applied; the session reacts asynchronously", body = Object,
+            example = json!({"applied": "disconnect", "fail_connects": 3})),
+        (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 409, description = "The fault needs a connected session", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn fault(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<Fault>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (network, session) = sandbox_session(&state, &id).await?;
+    network.fault(&session.id, &body).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"applied": body.kind, "fail_connects": body.fail_connects}))))
+}

@@ -1,0 +1,104 @@
+//! The engine seam: one WhatsApp connection for one session, behind a trait
+//! that speaks only the gateway's types (`crate::wa`).
+//!
+//! Contract every engine keeps:
+//! - `connect` opens the connection once and does **not** reconnect by
+//!   itself: the session manager owns retries, backoff and the breaker.
+//! - everything the network reports goes out through the session's ordered
+//!   event channel (`EngineContext::events`), never through spawned tasks;
+//! - credentials live in the gateway store (`EngineContext::credentials`).
+//!
+//! Layout: `mod.rs` the trait, its errors and the factory; `sandbox/` the
+//! simulated network. The whatsapp-rust engine plugs in as another factory.
+
+pub mod sandbox;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::ids::SessionId;
+use crate::store::CredentialRepo;
+use crate::wa::*;
+
+/// Why an engine call failed, in terms the API maps to stable codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// The session is not logged in and connected right now.
+    #[error("the session is not connected")]
+    NotConnected,
+    /// A link (QR or pairing code) is only possible while the session waits for one.
+    #[error("the session is not waiting to be linked")]
+    NotAwaitingLink,
+    #[error("the session is not linked to an account")]
+    NotLinked,
+    #[error("could not connect: {0}")]
+    ConnectFailed(String),
+    #[error("{0} is not on WhatsApp")]
+    NotOnWhatsApp(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("the {0} engine does not support this")]
+    Unsupported(&'static str),
+    #[error("timed out")]
+    Timeout,
+    #[error("engine failure: {0}")]
+    Internal(String),
+}
+
+pub type EngineResult<T> = Result<T, EngineError>;
+
+/// One session's connection to WhatsApp.
+#[async_trait]
+pub trait Engine: Send + Sync {
+    /// Opens the connection. Linked sessions log in (`Connected` follows);
+    /// unlinked ones wait for a link (`Qr` events follow).
+    async fn connect(&self) -> EngineResult<()>;
+    /// Closes the connection, keeping credentials.
+    async fn disconnect(&self);
+    /// Unlinks the device at WhatsApp and erases the credentials.
+    async fn logout(&self) -> EngineResult<()>;
+    /// Asks for an 8-character code to type on the phone of `phone`.
+    async fn request_pair_code(&self, phone: &PhoneNumber) -> EngineResult<String>;
+
+    async fn send(&self, to: &Jid, message: &OutgoingMessage) -> EngineResult<SentMessage>;
+    async fn edit(&self, chat: &Jid, id: &MessageId, text: &str) -> EngineResult<SentMessage>;
+    async fn revoke(&self, chat: &Jid, id: &MessageId) -> EngineResult<()>;
+    async fn mark_read(&self, chat: &Jid, sender: Option<&Jid>, ids: &[MessageId]) -> EngineResult<()>;
+    async fn set_chat_state(&self, chat: &Jid, state: ChatState) -> EngineResult<()>;
+
+    async fn check_numbers(&self, phones: &[PhoneNumber]) -> EngineResult<Vec<NumberCheck>>;
+    async fn contact(&self, jid: &Jid) -> EngineResult<ContactInfo>;
+    async fn set_blocked(&self, jid: &Jid, blocked: bool) -> EngineResult<()>;
+
+    async fn create_group(&self, subject: &str, participants: &[Jid]) -> EngineResult<GroupInfo>;
+    async fn group(&self, group: &Jid) -> EngineResult<GroupInfo>;
+    async fn groups(&self) -> EngineResult<Vec<GroupInfo>>;
+    async fn update_participants(
+        &self,
+        group: &Jid,
+        action: ParticipantAction,
+        participants: &[Jid],
+    ) -> EngineResult<Vec<ParticipantResult>>;
+    async fn leave_group(&self, group: &Jid) -> EngineResult<()>;
+}
+
+/// What an engine gets from the session that owns it.
+#[derive(Clone)]
+pub struct EngineContext {
+    pub session_id: SessionId,
+    /// The ordered event channel; bounded, so a stalled consumer slows the
+    /// engine instead of growing memory.
+    pub events: mpsc::Sender<EngineEvent>,
+    pub credentials: Arc<dyn CredentialRepo>,
+}
+
+/// Builds engines of one kind.
+pub trait EngineFactory: Send + Sync {
+    fn create(&self, ctx: EngineContext) -> Arc<dyn Engine>;
+}

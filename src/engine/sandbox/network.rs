@@ -1,0 +1,1024 @@
+//! The simulated world: sessions' connection states, linked accounts,
+//! groups, mailboxes for offline accounts, and faults.
+//!
+//! All state sits behind one `std::sync::Mutex` that is never held across an
+//! `.await`: operations decide under the lock what to emit (`Outbox`), then
+//! send after releasing it, so the ordered event channels keep their order
+//! without blocking the world.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+use utoipa::ToSchema;
+
+use super::ids;
+use crate::config::SandboxConfig;
+use crate::engine::{EngineContext, EngineError, EngineResult};
+use crate::store::CredentialRepo;
+use crate::wa::*;
+
+/// Sent ids remembered per session, for edits, revokes and replies.
+const SENT_MEMORY: usize = 4096;
+/// Messages kept for an offline account; the oldest are dropped beyond it.
+const MAILBOX_LIMIT: usize = 1024;
+
+/// The phone's side of linking: `POST /sandbox/sessions/{id}/link`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"phone": "491701234567", "push_name": "Alice"}))]
+pub struct LinkRequest {
+    /// The number of the phone that scans the QR code or types the code.
+    #[schema(value_type = String, example = "491701234567")]
+    pub phone: PhoneNumber,
+    pub push_name: Option<String>,
+    /// When the session asked for a pairing code: the code typed on the phone.
+    pub code: Option<String>,
+}
+
+/// Media described by an injected inbound message.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboundMedia {
+    /// image, video, audio, voice, document or sticker.
+    pub kind: String,
+    pub mime_type: String,
+    pub caption: Option<String>,
+    pub file_name: Option<String>,
+    #[serde(default)]
+    pub size: u64,
+}
+
+/// A message someone sends to a sandbox session: `POST /sandbox/sessions/{id}/inbound`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"from": "491709876543", "push_name": "Bob", "text": "Hello!"}))]
+pub struct Inbound {
+    #[schema(value_type = String, example = "491709876543")]
+    pub from: PhoneNumber,
+    pub push_name: Option<String>,
+    pub text: Option<String>,
+    pub media: Option<InboundMedia>,
+    /// Id of an earlier message in the same chat this one replies to.
+    #[schema(value_type = Option<String>)]
+    pub reply_to: Option<MessageId>,
+    /// A group the message is posted in (it must exist in the sandbox).
+    #[schema(value_type = Option<String>, example = "120363025246125486@g.us")]
+    pub group: Option<Jid>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// The connection drops; it may reconnect.
+    Disconnect,
+    /// The connection drops and connecting fails until `clear`
+    /// (or `fail_connects` times).
+    ConnectFailure,
+    /// The phone removed this device: credentials are gone.
+    LoggedOut,
+    TemporaryBan,
+    /// Another client took over the connection.
+    StreamReplaced,
+    /// Connecting works again.
+    Clear,
+}
+
+/// `POST /sandbox/sessions/{id}/fault`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "disconnect", "fail_connects": 3}))]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// How many following connection attempts fail. Default: 0 for
+    /// `disconnect`, unlimited (until `clear`) for `connect_failure`.
+    pub fail_connects: Option<u32>,
+}
+
+enum Conn {
+    Offline,
+    AwaitingLink { qr: String, pairing: Option<(PhoneNumber, String)> },
+    Online { phone: PhoneNumber, push_name: String },
+}
+
+struct Slot {
+    instance: u64,
+    events: mpsc::Sender<EngineEvent>,
+    credentials: Arc<dyn CredentialRepo>,
+    conn: Conn,
+    /// Bumped on every connect/disconnect so stale QR rotations stop.
+    generation: u64,
+    fail_connects: u32,
+    connect_attempts: u64,
+    blocked: HashSet<Jid>,
+    mailbox: VecDeque<IncomingMessage>,
+    sent: VecDeque<(MessageId, Jid)>,
+}
+
+struct Group {
+    jid: Jid,
+    subject: String,
+    owner: PhoneNumber,
+    /// phone -> admin
+    members: BTreeMap<PhoneNumber, bool>,
+    created_at: chrono::DateTime<Utc>,
+}
+
+impl Group {
+    fn info(&self) -> GroupInfo {
+        GroupInfo {
+            jid: self.jid.clone(),
+            subject: self.subject.clone(),
+            description: None,
+            owner: Some(self.owner.to_jid()),
+            participants: self
+                .members
+                .iter()
+                .map(|(p, admin)| GroupParticipant {
+                    jid: p.to_jid(),
+                    admin: *admin,
+                    super_admin: *p == self.owner,
+                })
+                .collect(),
+            created_at: Some(self.created_at),
+        }
+    }
+}
+
+#[derive(Default)]
+struct World {
+    slots: HashMap<String, Slot>,
+    /// Linked sandbox accounts: phone -> session id.
+    accounts: HashMap<PhoneNumber, String>,
+    groups: HashMap<Jid, Group>,
+    /// Connection failures set before the session's engine exists.
+    preset_failures: HashMap<String, u32>,
+}
+
+/// Events to send once the lock is released: (channel, event, delay).
+#[derive(Default)]
+struct Outbox(Vec<(mpsc::Sender<EngineEvent>, EngineEvent, Duration)>);
+
+impl Outbox {
+    fn push(&mut self, to: &mpsc::Sender<EngineEvent>, event: EngineEvent, after: Duration) {
+        self.0.push((to.clone(), event, after));
+    }
+
+    /// Immediate events go out in order, now; delayed ones from a timer each.
+    /// A closed channel means the session stopped: dropping is correct.
+    async fn flush(self) {
+        for (tx, event, after) in self.0 {
+            if after.is_zero() {
+                let _ = tx.send(event).await;
+            } else {
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let _ = tx.send(event).await;
+                });
+            }
+        }
+    }
+}
+
+pub struct SandboxNetwork {
+    world: Mutex<World>,
+    config: SandboxConfig,
+    instances: AtomicU64,
+}
+
+fn not_found(what: &str) -> EngineError {
+    EngineError::NotFound(what.to_owned())
+}
+
+impl SandboxNetwork {
+    pub fn new(config: SandboxConfig) -> Arc<Self> {
+        Arc::new(Self { world: Mutex::new(World::default()), config, instances: AtomicU64::new(0) })
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        // A panic while holding the lock leaves plain data behind; keep serving.
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn delivered_after(&self) -> Duration {
+        Duration::from_millis(self.config.delivered_after_ms)
+    }
+
+    fn read_after(&self) -> Duration {
+        Duration::from_millis(self.config.read_after_ms)
+    }
+
+    /// Attaches a new engine instance for a session, keeping faults set on
+    /// an earlier instance. Returns the instance number.
+    pub(super) fn attach(&self, ctx: &EngineContext) -> u64 {
+        let instance = self.instances.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut world = self.world();
+        let id = ctx.session_id.as_str().to_owned();
+        // What the account keeps across engine instances: faults, blocks, unread mail.
+        let (fail_connects, blocked, mailbox) = match world.slots.remove(&id) {
+            Some(old) => (old.fail_connects, old.blocked, old.mailbox),
+            None => (world.preset_failures.remove(&id).unwrap_or(0), HashSet::new(), VecDeque::new()),
+        };
+        world.slots.insert(
+            id,
+            Slot {
+                instance,
+                events: ctx.events.clone(),
+                credentials: ctx.credentials.clone(),
+                conn: Conn::Offline,
+                generation: 0,
+                fail_connects,
+                connect_attempts: 0,
+                blocked,
+                mailbox,
+                sent: VecDeque::new(),
+            },
+        );
+        instance
+    }
+
+    /// The engine instance is gone: go offline, unless a newer instance took over.
+    pub(super) fn detach(&self, session: &str, instance: u64) {
+        let mut world = self.world();
+        if world.slots.get(session).is_some_and(|s| s.instance == instance) {
+            Self::go_offline(&mut world, session);
+        }
+    }
+
+    fn go_offline(world: &mut World, session: &str) {
+        if let Some(slot) = world.slots.get_mut(session) {
+            slot.generation += 1;
+            if let Conn::Online { phone, .. } = std::mem::replace(&mut slot.conn, Conn::Offline) {
+                // The account stays known while linked so messages wait in its mailbox.
+                world.accounts.entry(phone).or_insert_with(|| session.to_owned());
+            }
+        }
+    }
+
+    fn slot<'a>(world: &'a mut World, session: &str) -> EngineResult<&'a mut Slot> {
+        world.slots.get_mut(session).ok_or_else(|| EngineError::Internal("sandbox slot missing".into()))
+    }
+
+    /// Connection attempts since the engine instance was made (for tests of backoff).
+    pub fn connect_attempts(&self, session: &str) -> u64 {
+        self.world().slots.get(session).map_or(0, |s| s.connect_attempts)
+    }
+
+    pub(super) async fn connect(self: &Arc<Self>, session: &str) -> EngineResult<()> {
+        let credentials = {
+            let mut world = self.world();
+            let slot = Self::slot(&mut world, session)?;
+            slot.connect_attempts += 1;
+            if slot.fail_connects > 0 {
+                if slot.fail_connects != u32::MAX {
+                    slot.fail_connects -= 1;
+                }
+                return Err(EngineError::ConnectFailed("sandbox: connection refused (fault)".into()));
+            }
+            slot.credentials.clone()
+        };
+        let creds = credentials.get(session).await.map_err(|e| EngineError::Internal(e.to_string()))?;
+        let linked = creds.and_then(|c| {
+            let phone = PhoneNumber::parse(c.data.0.get("phone")?.as_str()?).ok()?;
+            let push_name = c.data.0.get("push_name").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            Some((phone, push_name))
+        });
+        let mut out = Outbox::default();
+        let rotate = {
+            let mut world = self.world();
+            let world = &mut *world;
+            let slot = Self::slot(world, session)?;
+            slot.generation += 1;
+            match linked {
+                Some((phone, push_name)) => {
+                    if let Some(other) = world.accounts.get(&phone).filter(|s| s.as_str() != session) {
+                        let other = other.clone();
+                        return Err(EngineError::ConnectFailed(format!(
+                            "sandbox: {phone} is linked to session {other}"
+                        )));
+                    }
+                    let slot = Self::slot(world, session)?;
+                    out.push(
+                        &slot.events,
+                        EngineEvent::Connected { phone: phone.clone(), push_name: Some(push_name.clone()) },
+                        Duration::ZERO,
+                    );
+                    let mail: Vec<IncomingMessage> = slot.mailbox.drain(..).collect();
+                    slot.conn = Conn::Online { phone: phone.clone(), push_name };
+                    world.accounts.insert(phone.clone(), session.to_owned());
+                    self.receive_mail(world, session, &phone, mail, &mut out);
+                    None
+                }
+                None => {
+                    let qr = ids::qr_payload();
+                    let expires_at = Utc::now() + self.qr_interval();
+                    out.push(&slot.events, EngineEvent::Qr { code: qr.clone(), expires_at }, Duration::ZERO);
+                    slot.conn = Conn::AwaitingLink { qr, pairing: None };
+                    Some(slot.generation)
+                }
+            }
+        };
+        if let Some(generation) = rotate {
+            self.spawn_qr_rotation(session.to_owned(), generation);
+        }
+        // Mail may be long: send it from a task so `connect` returns at once
+        // even while the session's consumer is waiting on this very call.
+        tokio::spawn(out.flush());
+        Ok(())
+    }
+
+    fn qr_interval(&self) -> Duration {
+        Duration::from_secs(self.config.qr_interval_secs.max(1))
+    }
+
+    fn spawn_qr_rotation(self: &Arc<Self>, session: String, generation: u64) {
+        let net = Arc::downgrade(self);
+        let every = self.qr_interval();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(net) = net.upgrade() else { return };
+                let sent = {
+                    let mut world = net.world();
+                    let Some(slot) = world.slots.get_mut(&session) else { return };
+                    if slot.generation != generation {
+                        return;
+                    }
+                    let Conn::AwaitingLink { qr, .. } = &mut slot.conn else { return };
+                    *qr = ids::qr_payload();
+                    (
+                        slot.events.clone(),
+                        EngineEvent::Qr { code: qr.clone(), expires_at: Utc::now() + every },
+                    )
+                };
+                if sent.0.send(sent.1).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Delivered mail: the messages go to the session, receipts to senders.
+    fn receive_mail(
+        &self,
+        world: &World,
+        session: &str,
+        me: &PhoneNumber,
+        mail: Vec<IncomingMessage>,
+        out: &mut Outbox,
+    ) {
+        let Some(slot) = world.slots.get(session) else { return };
+        for message in mail {
+            if let Some(sender_slot) =
+                message.sender.phone().and_then(|p| world.accounts.get(&p)).and_then(|s| world.slots.get(s))
+            {
+                let chat = if message.chat.is_group() { message.chat.clone() } else { me.to_jid() };
+                out.push(
+                    &sender_slot.events,
+                    receipt(chat, vec![message.id.clone()], Ack::Delivered, me.to_jid()),
+                    Duration::ZERO,
+                );
+            }
+            out.push(&slot.events, EngineEvent::Message(message), Duration::ZERO);
+        }
+    }
+
+    pub(super) fn disconnect(&self, session: &str) {
+        Self::go_offline(&mut self.world(), session);
+    }
+
+    pub(super) async fn logout(&self, session: &str) -> EngineResult<()> {
+        let credentials = {
+            let mut world = self.world();
+            let slot = Self::slot(&mut world, session)?;
+            slot.credentials.clone()
+        };
+        credentials.delete(session).await.map_err(|e| EngineError::Internal(e.to_string()))?;
+        let mut world = self.world();
+        Self::go_offline(&mut world, session);
+        world.accounts.retain(|_, s| s != session);
+        Ok(())
+    }
+
+    pub(super) fn request_pair_code(&self, session: &str, phone: &PhoneNumber) -> EngineResult<String> {
+        let mut world = self.world();
+        if world.accounts.get(phone).is_some_and(|s| s != session) {
+            return Err(EngineError::Forbidden(format!("{phone} is linked to another sandbox session")));
+        }
+        let slot = Self::slot(&mut world, session)?;
+        let Conn::AwaitingLink { pairing, .. } = &mut slot.conn else {
+            return Err(EngineError::NotAwaitingLink);
+        };
+        let code = ids::pair_code();
+        *pairing = Some((phone.clone(), code.clone()));
+        Ok(code)
+    }
+
+    /// The phone links the session (scans the QR code or types the pairing code).
+    pub async fn link(&self, session: &str, req: &LinkRequest) -> EngineResult<()> {
+        let push_name = req.push_name.clone().unwrap_or_else(|| {
+            let digits = req.phone.as_str();
+            format!("Sandbox {}", &digits[digits.len() - 4..])
+        });
+        let credentials = {
+            let mut world = self.world();
+            self.check_link(&mut world, session, req)?;
+            Self::slot(&mut world, session)?.credentials.clone()
+        };
+        let data = json!({"phone": req.phone.as_str(), "push_name": push_name, "device": 1});
+        credentials.put(session, "sandbox", &data).await.map_err(|e| EngineError::Internal(e.to_string()))?;
+        let mut out = Outbox::default();
+        {
+            let mut world = self.world();
+            let world = &mut *world;
+            // Checked again: the world may have moved while credentials were written.
+            self.check_link(world, session, req)?;
+            let slot = Self::slot(world, session)?;
+            slot.generation += 1;
+            slot.conn = Conn::Online { phone: req.phone.clone(), push_name: push_name.clone() };
+            let events = slot.events.clone();
+            let mail: Vec<IncomingMessage> = slot.mailbox.drain(..).collect();
+            out.push(
+                &events,
+                EngineEvent::PairSuccess { phone: req.phone.clone(), push_name: Some(push_name.clone()) },
+                Duration::ZERO,
+            );
+            out.push(
+                &events,
+                EngineEvent::Connected { phone: req.phone.clone(), push_name: Some(push_name) },
+                Duration::ZERO,
+            );
+            world.accounts.insert(req.phone.clone(), session.to_owned());
+            self.receive_mail(world, session, &req.phone, mail, &mut out);
+        }
+        out.flush().await;
+        Ok(())
+    }
+
+    fn check_link(&self, world: &mut World, session: &str, req: &LinkRequest) -> EngineResult<()> {
+        if world.accounts.get(&req.phone).is_some_and(|s| s != session) {
+            return Err(EngineError::Forbidden(format!(
+                "{} is linked to another sandbox session",
+                req.phone
+            )));
+        }
+        let slot = world.slots.get(session).ok_or(EngineError::NotConnected)?;
+        match &slot.conn {
+            Conn::AwaitingLink { pairing: Some((phone, code)), .. } => {
+                if *phone != req.phone {
+                    return Err(EngineError::Invalid(format!("the pairing code was requested for {phone}")));
+                }
+                if req.code.as_deref().is_some_and(|c| !c.eq_ignore_ascii_case(code)) {
+                    return Err(EngineError::Invalid("wrong pairing code".into()));
+                }
+                Ok(())
+            }
+            Conn::AwaitingLink { pairing: None, .. } if req.code.is_some() => {
+                Err(EngineError::Invalid("no pairing code was requested".into()))
+            }
+            Conn::AwaitingLink { .. } => Ok(()),
+            _ => Err(EngineError::NotAwaitingLink),
+        }
+    }
+
+    /// The QR payload a session shows right now.
+    pub fn current_qr(&self, session: &str) -> Option<String> {
+        match &self.world().slots.get(session)?.conn {
+            Conn::AwaitingLink { qr, .. } => Some(qr.clone()),
+            _ => None,
+        }
+    }
+
+    pub async fn fault(&self, session: &str, fault: &Fault) -> EngineResult<()> {
+        let mut out = Outbox::default();
+        let forget_credentials = {
+            let mut world = self.world();
+            if !world.slots.contains_key(session) {
+                // Not started yet: connection faults apply to its first attempts.
+                return match fault.kind {
+                    FaultKind::Clear => {
+                        world.preset_failures.remove(session);
+                        Ok(())
+                    }
+                    FaultKind::ConnectFailure | FaultKind::Disconnect => {
+                        let n = fault.fail_connects.unwrap_or(if fault.kind == FaultKind::Disconnect {
+                            0
+                        } else {
+                            u32::MAX
+                        });
+                        world.preset_failures.insert(session.to_owned(), n);
+                        Ok(())
+                    }
+                    _ => Err(EngineError::NotConnected),
+                };
+            }
+            let slot = world.slots.get_mut(session).ok_or(EngineError::NotConnected)?;
+            let online = !matches!(slot.conn, Conn::Offline);
+            let reason = match fault.kind {
+                FaultKind::Clear => {
+                    slot.fail_connects = 0;
+                    None
+                }
+                FaultKind::Disconnect => {
+                    slot.fail_connects = fault.fail_connects.unwrap_or(0);
+                    Some(DisconnectReason::Network { detail: "sandbox fault: connection lost".into() })
+                }
+                FaultKind::ConnectFailure => {
+                    slot.fail_connects = fault.fail_connects.unwrap_or(u32::MAX);
+                    Some(DisconnectReason::Network { detail: "sandbox fault: connection lost".into() })
+                }
+                FaultKind::LoggedOut => Some(DisconnectReason::LoggedOut {
+                    detail: "sandbox fault: device removed from the phone".into(),
+                }),
+                FaultKind::TemporaryBan => Some(DisconnectReason::TemporaryBan {
+                    code: 402,
+                    expires_at: Some(Utc::now() + chrono::Duration::hours(1)),
+                }),
+                FaultKind::StreamReplaced => Some(DisconnectReason::StreamReplaced),
+            };
+            if let Some(reason) = reason.filter(|_| online) {
+                out.push(&slot.events, EngineEvent::Disconnected { reason }, Duration::ZERO);
+                Self::go_offline(&mut world, session);
+            }
+            if fault.kind == FaultKind::LoggedOut {
+                world.accounts.retain(|_, s| s != session);
+                Some(world.slots.get(session).map(|s| s.credentials.clone()))
+            } else {
+                None
+            }
+        };
+        if let Some(Some(credentials)) = forget_credentials {
+            credentials.delete(session).await.map_err(|e| EngineError::Internal(e.to_string()))?;
+        }
+        out.flush().await;
+        Ok(())
+    }
+
+    fn online(world: &World, session: &str) -> EngineResult<(PhoneNumber, String)> {
+        match world.slots.get(session).map(|s| &s.conn) {
+            Some(Conn::Online { phone, push_name }) => Ok((phone.clone(), push_name.clone())),
+            _ => Err(EngineError::NotConnected),
+        }
+    }
+
+    /// Someone messages the session.
+    pub async fn inject(&self, session: &str, inbound: &Inbound) -> EngineResult<IncomingMessage> {
+        let body = match (&inbound.text, &inbound.media) {
+            (_, Some(m)) => {
+                const KINDS: [&str; 6] = ["image", "video", "audio", "voice", "document", "sticker"];
+                if !KINDS.contains(&m.kind.as_str()) {
+                    return Err(EngineError::Invalid(format!(
+                        "media kind must be one of {}",
+                        KINDS.join(", ")
+                    )));
+                }
+                IncomingBody::Media {
+                    kind: m.kind.clone(),
+                    mime_type: m.mime_type.clone(),
+                    caption: m.caption.clone().or_else(|| inbound.text.clone()),
+                    file_name: m.file_name.clone(),
+                    size: m.size,
+                }
+            }
+            (Some(text), None) => IncomingBody::Text { text: text.clone() },
+            (None, None) => return Err(EngineError::Invalid("give text or media".into())),
+        };
+        let (events, message) = {
+            let mut world = self.world();
+            let (me, _) = Self::online(&world, session)?;
+            let chat = match &inbound.group {
+                Some(g) => {
+                    let group = world.groups.get(g).ok_or_else(|| not_found("group"))?;
+                    if !group.members.contains_key(&me) {
+                        return Err(EngineError::Forbidden("the session is not in this group".into()));
+                    }
+                    g.clone()
+                }
+                None => inbound.from.to_jid(),
+            };
+            let slot = Self::slot(&mut world, session)?;
+            if slot.blocked.contains(&inbound.from.to_jid()) {
+                return Err(EngineError::Forbidden(format!("{} is blocked", inbound.from)));
+            }
+            let message = IncomingMessage {
+                id: MessageId(ids::message_id()),
+                chat: chat.clone(),
+                sender: inbound.from.to_jid(),
+                from_me: false,
+                push_name: inbound.push_name.clone(),
+                timestamp: Utc::now(),
+                body,
+                quoted: inbound.reply_to.clone().map(|id| MessageRef {
+                    from_me: slot.sent.iter().any(|(s, _)| *s == id),
+                    chat,
+                    id,
+                    sender: None,
+                }),
+                mentions: Vec::new(),
+            };
+            (slot.events.clone(), message)
+        };
+        let _ = events.send(EngineEvent::Message(message.clone())).await;
+        Ok(message)
+    }
+
+    pub(super) async fn send(
+        &self,
+        session: &str,
+        to: &Jid,
+        message: &OutgoingMessage,
+    ) -> EngineResult<SentMessage> {
+        let sent = SentMessage { id: MessageId(ids::message_id()), timestamp: Utc::now() };
+        let body = body_of(&message.content);
+        let mut out = Outbox::default();
+        {
+            let mut world = self.world();
+            let (me, push_name) = Self::online(&world, session)?;
+            let quoted = message.reply_to.clone();
+            let incoming = |chat: Jid| IncomingMessage {
+                id: sent.id.clone(),
+                chat,
+                sender: me.to_jid(),
+                from_me: false,
+                push_name: Some(push_name.clone()),
+                timestamp: sent.timestamp,
+                body: body.clone(),
+                quoted: quoted.clone(),
+                mentions: message.mentions.clone(),
+            };
+            let recipients: Vec<PhoneNumber> = match to.server() {
+                Server::User => {
+                    let phone = to.phone().ok_or_else(|| EngineError::Invalid("bad recipient".into()))?;
+                    if phone.as_str().starts_with("999") {
+                        return Err(EngineError::NotOnWhatsApp(phone.to_string()));
+                    }
+                    vec![phone]
+                }
+                Server::Group => {
+                    let group = world.groups.get(to).ok_or_else(|| not_found("group"))?;
+                    if !group.members.contains_key(&me) {
+                        return Err(EngineError::Forbidden("the session is not in this group".into()));
+                    }
+                    group.members.keys().filter(|p| **p != me).cloned().collect()
+                }
+                _ => return Err(EngineError::Unsupported("sandbox")),
+            };
+            let my_events = Self::slot(&mut world, session)?.events.clone();
+            for phone in recipients {
+                let chat_for_them = if to.is_group() { to.clone() } else { me.to_jid() };
+                let receipt_chat = to.clone();
+                match world.accounts.get(&phone).cloned() {
+                    Some(their_session) => {
+                        let Some(theirs) = world.slots.get_mut(&their_session) else { continue };
+                        if theirs.blocked.contains(&me.to_jid()) {
+                            continue; // blocked senders see "sent" and nothing more
+                        }
+                        if let Conn::Online { .. } = theirs.conn {
+                            out.push(
+                                &theirs.events,
+                                EngineEvent::Message(incoming(chat_for_them)),
+                                Duration::ZERO,
+                            );
+                            out.push(
+                                &my_events,
+                                receipt(receipt_chat, vec![sent.id.clone()], Ack::Delivered, phone.to_jid()),
+                                self.delivered_after(),
+                            );
+                        } else {
+                            if theirs.mailbox.len() >= MAILBOX_LIMIT {
+                                theirs.mailbox.pop_front();
+                            }
+                            theirs.mailbox.push_back(incoming(chat_for_them));
+                        }
+                    }
+                    None => {
+                        // A virtual contact: its phone is always on and reads everything.
+                        out.push(
+                            &my_events,
+                            receipt(
+                                receipt_chat.clone(),
+                                vec![sent.id.clone()],
+                                Ack::Delivered,
+                                phone.to_jid(),
+                            ),
+                            self.delivered_after(),
+                        );
+                        out.push(
+                            &my_events,
+                            receipt(receipt_chat, vec![sent.id.clone()], Ack::Read, phone.to_jid()),
+                            self.read_after(),
+                        );
+                    }
+                }
+            }
+            let slot = Self::slot(&mut world, session)?;
+            if slot.sent.len() >= SENT_MEMORY {
+                slot.sent.pop_front();
+            }
+            slot.sent.push_back((sent.id.clone(), to.clone()));
+        }
+        out.flush().await;
+        Ok(sent)
+    }
+
+    /// Edits and revokes reach the sandbox accounts that got the original.
+    pub(super) async fn amend(
+        &self,
+        session: &str,
+        chat: &Jid,
+        target: &MessageId,
+        body: IncomingBody,
+    ) -> EngineResult<SentMessage> {
+        let sent = SentMessage { id: MessageId(ids::message_id()), timestamp: Utc::now() };
+        let mut out = Outbox::default();
+        {
+            let mut world = self.world();
+            let (me, push_name) = Self::online(&world, session)?;
+            let slot = Self::slot(&mut world, session)?;
+            if !slot.sent.iter().any(|(id, c)| id == target && c == chat) {
+                return Err(not_found("message"));
+            }
+            let phones: Vec<PhoneNumber> = match (chat.phone(), world.groups.get(chat)) {
+                (Some(p), _) => vec![p],
+                (None, Some(g)) => g.members.keys().filter(|p| **p != me).cloned().collect(),
+                (None, None) => Vec::new(),
+            };
+            for phone in phones {
+                let Some(theirs) = world.accounts.get(&phone).and_then(|s| world.slots.get(s)) else {
+                    continue;
+                };
+                if matches!(theirs.conn, Conn::Online { .. }) {
+                    let message = IncomingMessage {
+                        id: sent.id.clone(),
+                        chat: if chat.is_group() { chat.clone() } else { me.to_jid() },
+                        sender: me.to_jid(),
+                        from_me: false,
+                        push_name: Some(push_name.clone()),
+                        timestamp: sent.timestamp,
+                        body: body.clone(),
+                        quoted: None,
+                        mentions: Vec::new(),
+                    };
+                    out.push(&theirs.events, EngineEvent::Message(message), Duration::ZERO);
+                }
+            }
+        }
+        out.flush().await;
+        Ok(sent)
+    }
+
+    pub(super) async fn mark_read(
+        &self,
+        session: &str,
+        chat: &Jid,
+        sender: Option<&Jid>,
+        ids: &[MessageId],
+    ) -> EngineResult<()> {
+        let mut out = Outbox::default();
+        {
+            let world = self.world();
+            let (me, _) = Self::online(&world, session)?;
+            let author = match sender {
+                Some(s) => s.phone(),
+                None => chat.phone(),
+            };
+            let Some(author) = author else {
+                return Err(EngineError::Invalid("in groups, give the sender".into()));
+            };
+            if let Some(theirs) = world.accounts.get(&author).and_then(|s| world.slots.get(s)) {
+                let their_chat = if chat.is_group() { chat.clone() } else { me.to_jid() };
+                out.push(
+                    &theirs.events,
+                    receipt(their_chat, ids.to_vec(), Ack::Read, me.to_jid()),
+                    Duration::ZERO,
+                );
+            }
+        }
+        out.flush().await;
+        Ok(())
+    }
+
+    pub(super) fn ensure_online(&self, session: &str) -> EngineResult<PhoneNumber> {
+        Self::online(&self.world(), session).map(|(p, _)| p)
+    }
+
+    pub(super) fn check_numbers(
+        &self,
+        session: &str,
+        phones: &[PhoneNumber],
+    ) -> EngineResult<Vec<NumberCheck>> {
+        self.ensure_online(session)?;
+        Ok(phones
+            .iter()
+            .map(|p| {
+                let exists = !p.as_str().starts_with("999");
+                NumberCheck { phone: p.to_string(), exists, jid: exists.then(|| p.to_jid()) }
+            })
+            .collect())
+    }
+
+    pub(super) fn contact(&self, session: &str, jid: &Jid) -> EngineResult<ContactInfo> {
+        let world = self.world();
+        Self::online(&world, session)?;
+        let phone = jid.phone().ok_or_else(|| EngineError::Invalid("contacts are people".into()))?;
+        if phone.as_str().starts_with("999") {
+            return Err(EngineError::NotOnWhatsApp(phone.to_string()));
+        }
+        let push_name =
+            world.accounts.get(&phone).and_then(|s| world.slots.get(s)).and_then(|s| match &s.conn {
+                Conn::Online { push_name, .. } => Some(push_name.clone()),
+                _ => None,
+            });
+        let blocked = world.slots.get(session).is_some_and(|s| s.blocked.contains(jid));
+        Ok(ContactInfo { jid: jid.clone(), name: None, push_name, blocked })
+    }
+
+    pub(super) fn set_blocked(&self, session: &str, jid: &Jid, blocked: bool) -> EngineResult<()> {
+        let mut world = self.world();
+        Self::online(&world, session)?;
+        let slot = Self::slot(&mut world, session)?;
+        if blocked {
+            slot.blocked.insert(jid.clone());
+        } else {
+            slot.blocked.remove(jid);
+        }
+        Ok(())
+    }
+
+    pub(super) async fn create_group(
+        &self,
+        session: &str,
+        subject: &str,
+        participants: &[Jid],
+    ) -> EngineResult<GroupInfo> {
+        if subject.trim().is_empty() || subject.chars().count() > 100 {
+            return Err(EngineError::Invalid("the subject must be 1 to 100 characters".into()));
+        }
+        let mut out = Outbox::default();
+        let info = {
+            let mut world = self.world();
+            let (me, _) = Self::online(&world, session)?;
+            let mut members = BTreeMap::from([(me.clone(), true)]);
+            for p in participants {
+                let phone = p.phone().ok_or_else(|| EngineError::Invalid(format!("{p} is not a person")))?;
+                if !phone.as_str().starts_with("999") {
+                    members.insert(phone, false);
+                }
+            }
+            let jid = Jid::new_unchecked(ids::group_user(), Server::Group);
+            let group = Group {
+                jid: jid.clone(),
+                subject: subject.to_owned(),
+                owner: me.clone(),
+                members,
+                created_at: Utc::now(),
+            };
+            let info = group.info();
+            self.announce(&world, &group, "create", &me, &mut out);
+            world.groups.insert(jid, group);
+            info
+        };
+        out.flush().await;
+        Ok(info)
+    }
+
+    fn announce(&self, world: &World, group: &Group, action: &str, actor: &PhoneNumber, out: &mut Outbox) {
+        for phone in group.members.keys() {
+            if let Some(slot) = world.accounts.get(phone).and_then(|s| world.slots.get(s)) {
+                let event = EngineEvent::GroupUpdate {
+                    group: group.info(),
+                    action: action.to_owned(),
+                    actor: Some(actor.to_jid()),
+                };
+                out.push(&slot.events, event, Duration::ZERO);
+            }
+        }
+    }
+
+    pub(super) fn group(&self, session: &str, jid: &Jid) -> EngineResult<GroupInfo> {
+        let world = self.world();
+        let (me, _) = Self::online(&world, session)?;
+        let group = world.groups.get(jid).ok_or_else(|| not_found("group"))?;
+        if !group.members.contains_key(&me) {
+            return Err(EngineError::Forbidden("the session is not in this group".into()));
+        }
+        Ok(group.info())
+    }
+
+    pub(super) fn groups(&self, session: &str) -> EngineResult<Vec<GroupInfo>> {
+        let world = self.world();
+        let (me, _) = Self::online(&world, session)?;
+        let mut groups: Vec<GroupInfo> =
+            world.groups.values().filter(|g| g.members.contains_key(&me)).map(Group::info).collect();
+        groups.sort_by(|a, b| a.jid.cmp(&b.jid));
+        Ok(groups)
+    }
+
+    pub(super) async fn update_participants(
+        &self,
+        session: &str,
+        jid: &Jid,
+        action: ParticipantAction,
+        participants: &[Jid],
+    ) -> EngineResult<Vec<ParticipantResult>> {
+        let mut out = Outbox::default();
+        let results = {
+            let mut world = self.world();
+            let (me, _) = Self::online(&world, session)?;
+            let group = world.groups.get_mut(jid).ok_or_else(|| not_found("group"))?;
+            if group.members.get(&me) != Some(&true) {
+                return Err(EngineError::Forbidden("only group admins can change participants".into()));
+            }
+            let mut results = Vec::with_capacity(participants.len());
+            for p in participants {
+                let status = match (p.phone(), action) {
+                    (None, _) => "not_found",
+                    (Some(phone), _) if phone.as_str().starts_with("999") => "not_found",
+                    (Some(phone), ParticipantAction::Add) => match group.members.contains_key(&phone) {
+                        true => "conflict",
+                        false => {
+                            group.members.insert(phone, false);
+                            "ok"
+                        }
+                    },
+                    (Some(phone), ParticipantAction::Remove) => match group.members.remove(&phone) {
+                        Some(_) => "ok",
+                        None => "conflict",
+                    },
+                    (Some(phone), ParticipantAction::Promote | ParticipantAction::Demote) => {
+                        match group.members.get_mut(&phone) {
+                            Some(admin) => {
+                                *admin = action == ParticipantAction::Promote;
+                                "ok"
+                            }
+                            None => "not_found",
+                        }
+                    }
+                };
+                results.push(ParticipantResult { jid: p.clone(), status: status.to_owned() });
+            }
+            let action_name = format!("{action:?}").to_lowercase();
+            let group = &world.groups[jid];
+            self.announce(&world, group, &action_name, &me, &mut out);
+            results
+        };
+        out.flush().await;
+        Ok(results)
+    }
+
+    pub(super) async fn leave_group(&self, session: &str, jid: &Jid) -> EngineResult<()> {
+        let mut out = Outbox::default();
+        {
+            let mut world = self.world();
+            let (me, _) = Self::online(&world, session)?;
+            let group = world.groups.get_mut(jid).ok_or_else(|| not_found("group"))?;
+            if group.members.remove(&me).is_none() {
+                return Err(EngineError::Forbidden("the session is not in this group".into()));
+            }
+            let group = &world.groups[jid];
+            self.announce(&world, group, "leave", &me, &mut out);
+        }
+        out.flush().await;
+        Ok(())
+    }
+}
+
+fn receipt(chat: Jid, ids: Vec<MessageId>, ack: Ack, by: Jid) -> EngineEvent {
+    EngineEvent::Receipt(Receipt { chat, ids, ack, by, timestamp: Utc::now() })
+}
+
+/// How a sent message looks to its recipient.
+fn body_of(content: &Content) -> IncomingBody {
+    let media = |kind: &str, m: &Media, caption: &Option<String>| IncomingBody::Media {
+        kind: kind.to_owned(),
+        mime_type: m.mime_type.clone(),
+        caption: caption.clone(),
+        file_name: m.file_name.clone(),
+        size: m.data.len() as u64,
+    };
+    match content {
+        Content::Text { body } => IncomingBody::Text { text: body.clone() },
+        Content::Image { media: m, caption } => media("image", m, caption),
+        Content::Video { media: m, caption, .. } => media("video", m, caption),
+        Content::Audio { media: m, voice } => media(if *voice { "voice" } else { "audio" }, m, &None),
+        Content::Document { media: m, caption } => media("document", m, caption),
+        Content::Sticker { media: m } => media("sticker", m, &None),
+        Content::Location { latitude, longitude, name, .. } => {
+            IncomingBody::Location { latitude: *latitude, longitude: *longitude, name: name.clone() }
+        }
+        Content::Contact { display_name, vcard } => {
+            IncomingBody::Contact { display_name: display_name.clone(), vcard: vcard.clone() }
+        }
+        Content::Reaction { target, emoji } => {
+            IncomingBody::Reaction { target: target.id.clone(), emoji: emoji.clone() }
+        }
+        Content::Poll { question, options, .. } => {
+            IncomingBody::Poll { question: question.clone(), options: options.clone() }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The gateway's event stream: what sessions report, for webhooks and any
+//! other subscriber. Publishing never blocks a session; a subscriber that
+//! falls more than the buffer behind loses the oldest events and is told so
+//! (`RecvError::Lagged`), which is why durable consumers (webhook delivery)
+//! turn events into queue jobs as they arrive.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+/// One event, as webhooks receive it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayEvent {
+    /// `evt_` + UUIDv7: unique, time-ordered; the webhook idempotency key.
+    pub id: String,
+    pub session_id: String,
+    /// e.g. `session.status`, `session.qr`, `session.failed`, `message`, `message.ack`.
+    pub event: String,
+    pub timestamp: DateTime<Utc>,
+    pub data: Value,
+}
+
+#[derive(Clone)]
+pub struct EventHub {
+    tx: broadcast::Sender<Arc<GatewayEvent>>,
+}
+
+impl EventHub {
+    pub fn new(capacity: usize) -> Self {
+        Self { tx: broadcast::channel(capacity).0 }
+    }
+
+    pub fn publish(&self, session_id: &str, event: &str, data: Value) {
+        let event = GatewayEvent {
+            id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
+            session_id: session_id.to_owned(),
+            event: event.to_owned(),
+            timestamp: Utc::now(),
+            data,
+        };
+        metrics::counter!("wag_events_published_total", "event" => event.event.clone()).increment(1);
+        // No subscriber is not an error: nobody asked for events yet.
+        let _ = self.tx.send(Arc::new(event));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<GatewayEvent>> {
+        self.tx.subscribe()
+    }
+}

@@ -1,0 +1,283 @@
+//! Messages as the gateway sends and receives them, independent of engine.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::jid::{Jid, MessageId};
+
+/// Media bytes already fetched and checked by the gateway. Cheap to clone so
+/// a retried send does not copy the file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Media {
+    pub data: Arc<[u8]>,
+    pub mime_type: String,
+    pub file_name: Option<String>,
+}
+
+impl std::fmt::Debug for Media {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Media")
+            .field("bytes", &self.data.len())
+            .field("mime_type", &self.mime_type)
+            .field("file_name", &self.file_name)
+            .finish()
+    }
+}
+
+/// What can be sent. Every engine maps every variant or answers
+/// `EngineError::Unsupported`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Text {
+        body: String,
+    },
+    Image {
+        media: Media,
+        caption: Option<String>,
+    },
+    Video {
+        media: Media,
+        caption: Option<String>,
+        gif: bool,
+    },
+    /// `voice` sends a push-to-talk note rather than an audio file.
+    Audio {
+        media: Media,
+        voice: bool,
+    },
+    Document {
+        media: Media,
+        caption: Option<String>,
+    },
+    Sticker {
+        media: Media,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+        name: Option<String>,
+        address: Option<String>,
+    },
+    Contact {
+        display_name: String,
+        vcard: String,
+    },
+    /// An empty `emoji` removes the reaction.
+    Reaction {
+        target: MessageRef,
+        emoji: String,
+    },
+    Poll {
+        question: String,
+        options: Vec<String>,
+        selectable: u32,
+    },
+}
+
+impl Content {
+    /// The stable name of the kind, as stored in the message log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Content::Text { .. } => "text",
+            Content::Image { .. } => "image",
+            Content::Video { .. } => "video",
+            Content::Audio { voice: true, .. } => "voice",
+            Content::Audio { .. } => "audio",
+            Content::Document { .. } => "document",
+            Content::Sticker { .. } => "sticker",
+            Content::Location { .. } => "location",
+            Content::Contact { .. } => "contact",
+            Content::Reaction { .. } => "reaction",
+            Content::Poll { .. } => "poll",
+        }
+    }
+
+    /// A short human-readable preview for logs and listings.
+    pub fn preview(&self) -> Option<String> {
+        let text = match self {
+            Content::Text { body } => Some(body.as_str()),
+            Content::Image { caption, .. }
+            | Content::Video { caption, .. }
+            | Content::Document { caption, .. } => caption.as_deref(),
+            Content::Location { name, .. } => name.as_deref(),
+            Content::Contact { display_name, .. } => Some(display_name.as_str()),
+            Content::Reaction { emoji, .. } => Some(emoji.as_str()),
+            Content::Poll { question, .. } => Some(question.as_str()),
+            Content::Audio { .. } | Content::Sticker { .. } => None,
+        }?;
+        Some(text.chars().take(120).collect())
+    }
+}
+
+/// A message being pointed at: by a reply, a reaction, an edit or a revoke.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageRef {
+    pub chat: Jid,
+    pub id: MessageId,
+    /// Whether the referenced message was sent by this session.
+    pub from_me: bool,
+    /// Who sent it, in groups (the participant).
+    pub sender: Option<Jid>,
+}
+
+/// One message to send: content plus context.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingMessage {
+    pub content: Content,
+    pub reply_to: Option<MessageRef>,
+    pub mentions: Vec<Jid>,
+}
+
+impl OutgoingMessage {
+    pub fn text(body: impl Into<String>) -> Self {
+        Self { content: Content::Text { body: body.into() }, reply_to: None, mentions: Vec::new() }
+    }
+}
+
+/// What the network answered to a send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentMessage {
+    pub id: MessageId,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// A message received, or sent by this account from another device.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncomingMessage {
+    pub id: MessageId,
+    pub chat: Jid,
+    /// The author: the chat itself in a direct chat, the participant in a group.
+    pub sender: Jid,
+    pub from_me: bool,
+    pub push_name: Option<String>,
+    pub timestamp: DateTime<Utc>,
+    pub body: IncomingBody,
+    pub quoted: Option<MessageRef>,
+    pub mentions: Vec<Jid>,
+}
+
+/// The content of a received message, media described rather than downloaded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum IncomingBody {
+    Text {
+        text: String,
+    },
+    Media {
+        kind: String,
+        mime_type: String,
+        caption: Option<String>,
+        file_name: Option<String>,
+        size: u64,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+        name: Option<String>,
+    },
+    Contact {
+        display_name: String,
+        vcard: String,
+    },
+    Reaction {
+        target: MessageId,
+        emoji: String,
+    },
+    Poll {
+        question: String,
+        options: Vec<String>,
+    },
+    Edited {
+        target: MessageId,
+        text: String,
+    },
+    Revoked {
+        target: MessageId,
+    },
+    /// A message the engine could not decrypt or does not understand.
+    Unsupported {
+        reason: String,
+    },
+}
+
+/// Delivery state of a sent message, in the order WhatsApp reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ack {
+    Sent,
+    Delivered,
+    Read,
+    Played,
+}
+
+/// A receipt for messages this session sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Receipt {
+    pub chat: Jid,
+    pub ids: Vec<MessageId>,
+    pub ack: Ack,
+    /// Who delivered/read it: in groups, the participant.
+    pub by: Jid,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Typing indicator state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatState {
+    Composing,
+    Recording,
+    Paused,
+}
+
+/// Whether a number has WhatsApp.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NumberCheck {
+    pub phone: String,
+    pub exists: bool,
+    pub jid: Option<Jid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupParticipant {
+    pub jid: Jid,
+    pub admin: bool,
+    pub super_admin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupInfo {
+    pub jid: Jid,
+    pub subject: String,
+    pub description: Option<String>,
+    pub owner: Option<Jid>,
+    pub participants: Vec<GroupParticipant>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantAction {
+    Add,
+    Remove,
+    Promote,
+    Demote,
+}
+
+/// Per-participant outcome of a group membership change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParticipantResult {
+    pub jid: Jid,
+    /// `ok`, `not_found` (no WhatsApp), `forbidden` (privacy), `conflict` (already in / not in).
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactInfo {
+    pub jid: Jid,
+    pub name: Option<String>,
+    pub push_name: Option<String>,
+    pub blocked: bool,
+}

@@ -1,0 +1,16 @@
+//! The gateway's own WhatsApp vocabulary: validated addresses, the messages
+//! it sends, the events it receives. Engines translate to and from these;
+//! nothing engine-specific leaks past them.
+//!
+//! Layout:
+//! - `jid.rs`      `PhoneNumber`, `Jid`, `MessageId`;
+//! - `message.rs`  what can be sent (`OutgoingMessage`) and what was sent;
+//! - `event.rs`    what an engine reports (`EngineEvent`), in order.
+
+pub mod event;
+pub mod jid;
+pub mod message;
+
+pub use event::*;
+pub use jid::*;
+pub use message::*;
