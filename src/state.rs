@@ -45,6 +45,8 @@ impl AppState {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         // Install the recorder before anything records.
         crate::metrics::handle();
+        store::ensure_private_dir(&config.storage.data_dir)?;
+        warn_if_shared(&config.storage.data_dir);
         let store = store::connect(&config).await?;
         if config.database.run_migrations {
             store::migrate::up(store.pool()).await.context("applying database migrations")?;
@@ -112,4 +114,21 @@ async fn connect_redis(config: &Config) -> anyhow::Result<ConnectionManager> {
         .await
         .map_err(|_| anyhow::anyhow!("timed out connecting to Redis at {url}"))?
         .with_context(|| format!("cannot connect to Redis at {url}"))
+}
+
+/// The data directory holds session credentials: say so when others can read it.
+fn warn_if_shared(dir: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(dir)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                dir = %dir.display(),
+                mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                "the data directory is accessible to other users; chmod 700 it"
+            );
+        }
+    }
 }

@@ -30,6 +30,7 @@ pub struct Config {
     pub server: ServerConfig,
     #[validate(nested)]
     pub auth: AuthConfig,
+    #[validate(nested)]
     pub storage: StorageConfig,
     #[validate(nested)]
     pub database: DatabaseConfig,
@@ -66,9 +67,10 @@ pub struct AuthConfig {
     pub api_key: Secret,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
+    #[validate(custom(function = "validate::data_dir"))]
     pub data_dir: PathBuf,
 }
 
@@ -379,6 +381,15 @@ mod tests {
     fn unknown_keys_and_wrong_types_are_refused() {
         assert!(errors("[server]\nprot = 1").contains("prot"));
         assert!(errors("[server]\nport = \"high\"").contains("port"));
+    }
+
+    #[test]
+    fn data_dir_inside_a_web_root_is_refused() {
+        for bad in ["./public/data", "/var/www/html/wa", "/srv/app/Static/keys", ""] {
+            let errs = errors(&format!("[storage]\ndata_dir = \"{bad}\""));
+            assert!(errs.contains("storage.data_dir"), "{bad}: {errs}");
+        }
+        assert!(with("[storage]\ndata_dir = \"/var/lib/wa-gateway\"").is_ok());
     }
 
     #[test]

@@ -33,6 +33,30 @@ pub fn api_key(key: &Secret) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// Directory names web servers conventionally serve. Session credentials
+/// must never sit where a misconfigured web server would hand them out.
+const WEB_ROOTS: [&str; 7] = ["public", "static", "www", "wwwroot", "htdocs", "public_html", "html"];
+
+pub fn data_dir(dir: &std::path::Path) -> Result<(), ValidationError> {
+    if dir.as_os_str().is_empty() {
+        return Err(error("empty", "must not be empty"));
+    }
+    let served = dir.components().find_map(|c| match c {
+        std::path::Component::Normal(name) => {
+            let name = name.to_string_lossy().to_ascii_lowercase();
+            WEB_ROOTS.contains(&name.as_str()).then_some(name)
+        }
+        _ => None,
+    });
+    if let Some(name) = served {
+        return Err(error(
+            "served",
+            format!("must not be inside a web root ({name}/): it holds WhatsApp credentials"),
+        ));
+    }
+    Ok(())
+}
+
 pub fn is_api_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b)
 }

@@ -16,7 +16,7 @@ pub mod repos;
 use std::sync::Arc;
 
 pub use backend::SqlBackend;
-pub use connect::connect;
+pub use connect::{connect, ensure_private_dir};
 pub use models::*;
 pub use repos::*;
 

@@ -306,3 +306,20 @@ async fn a_disabled_sandbox_refuses_sandbox_sessions() {
     assert_error(res, 404, "sandbox_disabled").await;
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_session_subsystem_exports_metrics() {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, FAST).await else { return };
+    linked(&app, "metered", "491708880001").await;
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for needle in [
+        "wag_sessions_running ",
+        "wag_session_transitions_total{status=\"connected\"}",
+        "wag_session_connect_attempts_total{engine=\"sandbox\",outcome=\"ok\"}",
+        "wag_events_published_total{event=\"session.status\"}",
+        "wag_sessions{status=\"connected\"}",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+    app.stop().await.unwrap();
+}
