@@ -181,6 +181,7 @@ impl QueueBackend for RedisQueue {
             Resolution::Done => self.finish_with(job, "done", 0, "").await?,
             Resolution::RetryAt { at, error } => self.finish_with(job, "retry", *at, error).await?,
             Resolution::Dead { error } => self.finish_with(job, "dead", 0, error).await?,
+            Resolution::DeferTo { at } => self.finish_with(job, "defer", *at, "").await?,
         };
         if !owned {
             tracing::warn!(queue = %job.queue, job_id = %job.id, attempt = job.attempt,

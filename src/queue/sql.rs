@@ -351,7 +351,8 @@ macro_rules! impl_sql_queue {
                 // Ending an attempt of an unordered lane without requeueing it
                 // leaves the lane's readiness unchanged: one statement, no
                 // transaction, no lane lock (the hot path).
-                let touches_lane = job.ordered || matches!(resolution, None | Some(Resolution::RetryAt { .. }));
+                let touches_lane =
+                    job.ordered || matches!(resolution, None | Some(Resolution::RetryAt { .. } | Resolution::DeferTo { .. }));
                 let now = now_ms();
                 if !touches_lane {
                     return Ok(Self::settle_query(job, resolution, now).execute(&self.pool).await?.rows_affected() > 0);
@@ -388,11 +389,16 @@ macro_rules! impl_sql_queue {
                         "UPDATE queue_jobs SET state = 'dead', last_error = $5, lease_until = NULL, updated_at = $4 \
                          WHERE queue = $1 AND id = $2 AND state = 'running' AND attempts = $3",
                     ),
+                    Some(Resolution::DeferTo { .. }) => sqlx::query::<$db>(
+                        "UPDATE queue_jobs SET state = 'queued', attempts = attempts - 1, due_at = $5, lease_until = NULL, \
+                         updated_at = $4 WHERE queue = $1 AND id = $2 AND state = 'running' AND attempts = $3",
+                    ),
                 };
                 let query = query.bind(&job.queue).bind(&job.id).bind(i64::from(job.attempt)).bind(now);
                 match resolution {
                     Some(Resolution::RetryAt { at, error }) => query.bind(*at).bind(error.as_str()),
                     Some(Resolution::Dead { error }) => query.bind(error.as_str()),
+                    Some(Resolution::DeferTo { at }) => query.bind(*at),
                     None | Some(Resolution::Done) => query,
                 }
             }

@@ -169,6 +169,11 @@ pub enum Outcome {
     Dead {
         error: String,
     },
+    /// Not now, and not a failure: run again after `after` without
+    /// counting this attempt (rate limits, pacing).
+    Defer {
+        after: Duration,
+    },
 }
 
 impl Outcome {
@@ -186,8 +191,17 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resolution {
     Done,
-    RetryAt { at: i64, error: String },
-    Dead { error: String },
+    RetryAt {
+        at: i64,
+        error: String,
+    },
+    Dead {
+        error: String,
+    },
+    /// Back to the queue until `at`, the attempt uncounted.
+    DeferTo {
+        at: i64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

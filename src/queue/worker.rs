@@ -43,6 +43,7 @@ impl RetryPolicy {
         match outcome {
             Outcome::Done => Resolution::Done,
             Outcome::Dead { error } => Resolution::Dead { error },
+            Outcome::Defer { after } => Resolution::DeferTo { at: ms_after(now, after) },
             Outcome::Retry { error, .. } if job.attempt >= job.max_attempts => {
                 Resolution::Dead { error: format!("{error} (gave up after {} attempts)", job.attempt) }
             }
@@ -251,6 +252,7 @@ async fn run_one(
         Resolution::Done => "done",
         Resolution::RetryAt { .. } => "retried",
         Resolution::Dead { .. } => "dead",
+        Resolution::DeferTo { .. } => "deferred",
     };
     metrics::counter!("wag_queue_jobs_total", "queue" => queue.clone(), "result" => result_label)
         .increment(1);
@@ -262,7 +264,7 @@ async fn run_one(
             tracing::info!(queue = %queue, job_id = %job.id, attempt = job.attempt,
             error = %error, retry_in_ms = at - now_ms(), "job will be retried")
         }
-        Resolution::Done => {}
+        Resolution::Done | Resolution::DeferTo { .. } => {}
     }
 
     // Recording the result must survive a brief backend outage; if it

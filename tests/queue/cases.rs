@@ -141,6 +141,38 @@ pub async fn retries_follow_the_schedule_then_dead_letter_and_replay(f: &Fixture
     worker.stop().await;
 }
 
+pub async fn deferred_jobs_run_later_without_spending_attempts(f: &Fixture) {
+    let b = f.backend.clone();
+    b.enqueue(&[job("paced", 1).id("d1").max_attempts(2).ordered(), job("paced", 2).id("d2").ordered()])
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(30);
+    // Deferred three times: more than max_attempts, yet never dead.
+    for round in 0..3 {
+        let claimed = b.claim(Q, 10, lease).await.unwrap();
+        assert_eq!(
+            claimed.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+            ["d1"],
+            "round {round}: ordered head only"
+        );
+        assert_eq!(claimed[0].attempt, 1, "a deferral does not count as an attempt");
+        let at = now_ms() + 200;
+        b.finish(&claimed[0], &Resolution::DeferTo { at }).await.unwrap();
+        let record = b.get(Q, "d1").await.unwrap().unwrap();
+        assert_eq!((record.state, record.attempts, record.due_at), (JobState::Queued, 0, at));
+        assert!(
+            b.claim(Q, 10, lease).await.unwrap().is_empty(),
+            "not before its time, and d2 waits behind it"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let claimed = b.claim(Q, 10, lease).await.unwrap();
+    b.finish(&claimed[0], &Resolution::Done).await.unwrap();
+    let next = b.claim(Q, 10, lease).await.unwrap();
+    assert_eq!(next.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["d2"], "the lane moves on in order");
+    assert_eq!(b.get(Q, "d1").await.unwrap().unwrap().state, JobState::Done);
+}
+
 pub async fn delayed_job_fires_on_time_when_another_process_enqueued_it(f: &Fixture) {
     let fired = Arc::new(Mutex::new(Vec::new()));
     let fr = fired.clone();

@@ -48,6 +48,7 @@ contract!(
     enqueue_claim_finish_and_inspect,
     dedupe_keys_refuse_a_second_active_job,
     retries_follow_the_schedule_then_dead_letter_and_replay,
+    deferred_jobs_run_later_without_spending_attempts,
     delayed_job_fires_on_time_when_another_process_enqueued_it,
     cancelled_jobs_never_run,
     ordered_lane_runs_one_at_a_time_in_order,

@@ -1,5 +1,5 @@
--- ARGV[3]: id, ARGV[4]: attempt, ARGV[5]: done | retry | dead | release,
--- ARGV[6]: retry time (ms), ARGV[7]: error. Returns 1 if this attempt still
+-- ARGV[3]: id, ARGV[4]: attempt, ARGV[5]: done | retry | dead | release | defer,
+-- ARGV[6]: retry/defer time (ms), ARGV[7]: error. Returns 1 if this attempt still
 -- owned the job, 0 if its lease had been lost to another attempt.
 local id, attempt, kind, at, err = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local j = jk(id)
@@ -15,6 +15,10 @@ if kind == 'done' then
   drop_dedupe(id)
 elseif kind == 'retry' then
   redis.call('HSET', j, 'state', 'queued', 'last_error', err, 'updated_at', NOW)
+  requeue(id, tonumber(at))
+elseif kind == 'defer' then
+  redis.call('HINCRBY', j, 'attempts', -1)
+  redis.call('HSET', j, 'state', 'queued', 'updated_at', NOW)
   requeue(id, tonumber(at))
 elseif kind == 'release' then
   redis.call('HINCRBY', j, 'attempts', -1)
