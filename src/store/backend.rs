@@ -38,7 +38,7 @@ macro_rules! session_cols {
 }
 macro_rules! log_cols {
     () => {
-        "id, session_id, direction, message_id, wa_message_id, chat_jid, message_type, content_preview, status, error, request_id, created_at, updated_at"
+        "id, session_id, direction, message_id, wa_message_id, chat_jid, message_type, content_preview, status, error, request_id, created_at, updated_at, sender_jid, sent_at, delivered_at, read_at, played_at, failed_at"
     };
 }
 macro_rules! webhook_cols {
@@ -258,8 +258,8 @@ macro_rules! impl_repos {
             async fn insert(&self, new: &NewMessageLog) -> StoreResult<MessageLog> {
                 let sql = concat!(
                     "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
-                     message_type, content_preview, status, request_id, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ",
+                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING ",
                     log_cols!()
                 );
                 Ok(sqlx::query_as::<$db, MessageLog>(sql)
@@ -273,7 +273,93 @@ macro_rules! impl_repos {
                     .bind(&new.status)
                     .bind(new.request_id.as_deref())
                     .bind(Utc::now())
+                    .bind(new.sender_jid.as_deref())
                     .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_ignore(&self, new: &NewMessageLog) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>(
+                    "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
+                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) \
+                     ON CONFLICT (session_id, message_id) DO NOTHING",
+                )
+                .bind(&new.session_id)
+                .bind(new.direction.as_str())
+                .bind(&new.message_id)
+                .bind(new.wa_message_id.as_deref())
+                .bind(&new.chat_jid)
+                .bind(&new.message_type)
+                .bind(new.content_preview.as_deref())
+                .bind(&new.status)
+                .bind(new.request_id.as_deref())
+                .bind(Utc::now())
+                .bind(new.sender_jid.as_deref())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn mark_sent(
+                &self,
+                session_id: &str,
+                message_id: &str,
+                wa_message_id: &str,
+            ) -> StoreResult<Option<MessageLog>> {
+                let sql = concat!(
+                    "UPDATE message_logs SET status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END, \
+                     wa_message_id = $3, sent_at = COALESCE(sent_at, $4), error = NULL, updated_at = $4 \
+                     WHERE session_id = $1 AND message_id = $2 AND status <> 'failed' RETURNING ",
+                    log_cols!()
+                );
+                Ok(sqlx::query_as::<$db, MessageLog>(sql)
+                    .bind(session_id)
+                    .bind(message_id)
+                    .bind(wa_message_id)
+                    .bind(Utc::now())
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn mark_failed(&self, session_id: &str, message_id: &str, error: &str) -> StoreResult<Option<MessageLog>> {
+                let sql = concat!(
+                    "UPDATE message_logs SET status = 'failed', error = $3, failed_at = $4, updated_at = $4 \
+                     WHERE session_id = $1 AND message_id = $2 AND status = 'queued' RETURNING ",
+                    log_cols!()
+                );
+                Ok(sqlx::query_as::<$db, MessageLog>(sql)
+                    .bind(session_id)
+                    .bind(message_id)
+                    .bind(error)
+                    .bind(Utc::now())
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn advance(&self, session_id: &str, wa_message_id: &str, step: &str) -> StoreResult<Option<MessageLog>> {
+                // One static statement per step: the allowed previous states
+                // make the update forward-only without a read first.
+                let sql = match step {
+                    "delivered" => concat!(
+                        "UPDATE message_logs SET status = 'delivered', delivered_at = COALESCE(delivered_at, $3), updated_at = $3 \
+                         WHERE session_id = $1 AND wa_message_id = $2 AND direction = 'outgoing' \
+                         AND status IN ('queued', 'sent') RETURNING ", log_cols!()),
+                    "read" => concat!(
+                        "UPDATE message_logs SET status = 'read', read_at = COALESCE(read_at, $3), updated_at = $3 \
+                         WHERE session_id = $1 AND wa_message_id = $2 AND direction = 'outgoing' \
+                         AND status IN ('queued', 'sent', 'delivered') RETURNING ", log_cols!()),
+                    "played" => concat!(
+                        "UPDATE message_logs SET status = 'played', played_at = COALESCE(played_at, $3), updated_at = $3 \
+                         WHERE session_id = $1 AND wa_message_id = $2 AND direction = 'outgoing' \
+                         AND status IN ('queued', 'sent', 'delivered', 'read') RETURNING ", log_cols!()),
+                    _ => return Ok(None),
+                };
+                Ok(sqlx::query_as::<$db, MessageLog>(sql)
+                    .bind(session_id)
+                    .bind(wa_message_id)
+                    .bind(Utc::now())
+                    .fetch_optional(&self.pool)
                     .await?)
             }
 
@@ -549,6 +635,55 @@ macro_rules! impl_repos {
                 }
                 q.push(" ORDER BY id DESC LIMIT ").push_bind(page.sql_limit());
                 Ok(q.build_query_as::<SessionEvent>().fetch_all(&self.pool).await?)
+            }
+        }
+
+        #[async_trait]
+        impl IdempotencyRepo for SqlBackend<$db> {
+            async fn reserve(
+                &self,
+                session_id: &str,
+                key: &str,
+                request_hash: &str,
+                message_id: &str,
+                ttl: std::time::Duration,
+            ) -> StoreResult<Reservation> {
+                let now = Utc::now();
+                let expires = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1));
+                // An expired claim is replaced: the key is free again.
+                let claimed = sqlx::query::<$db>(
+                    "INSERT INTO idempotency_keys (session_id, key, request_hash, message_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (session_id, key) DO UPDATE SET request_hash = $3, message_id = $4, created_at = $5, \
+                     expires_at = $6 WHERE idempotency_keys.expires_at <= $5",
+                )
+                .bind(session_id)
+                .bind(key)
+                .bind(request_hash)
+                .bind(message_id)
+                .bind(now)
+                .bind(expires)
+                .execute(&self.pool)
+                .await?;
+                if claimed.rows_affected() > 0 {
+                    return Ok(Reservation::New);
+                }
+                let (request_hash, message_id) = sqlx::query_as::<$db, (String, String)>(
+                    "SELECT request_hash, message_id FROM idempotency_keys WHERE session_id = $1 AND key = $2",
+                )
+                .bind(session_id)
+                .bind(key)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(Reservation::Existing { request_hash, message_id })
+            }
+
+            async fn prune(&self) -> StoreResult<u64> {
+                let done = sqlx::query::<$db>("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+                    .bind(Utc::now())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
             }
         }
 

@@ -66,6 +66,7 @@ pub struct Store {
     pub deliveries: Arc<dyn WebhookDeliveryRepo>,
     pub session_events: Arc<dyn SessionEventRepo>,
     pub credentials: Arc<dyn CredentialRepo>,
+    pub idempotency: Arc<dyn IdempotencyRepo>,
     probe: Arc<dyn Probe>,
     pool: Pool,
 }
@@ -103,6 +104,7 @@ impl Store {
             + WebhookDeliveryRepo
             + SessionEventRepo
             + CredentialRepo
+            + IdempotencyRepo
             + Probe
             + 'static,
     {
@@ -115,6 +117,7 @@ impl Store {
             deliveries: backend.clone(),
             session_events: backend.clone(),
             credentials: backend.clone(),
+            idempotency: backend.clone(),
             probe: backend,
             pool,
         }

@@ -105,6 +105,12 @@ pub struct MessageLog {
     pub request_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub sender_jid: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub played_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +124,21 @@ pub struct NewMessageLog {
     pub content_preview: Option<String>,
     pub status: String,
     pub request_id: Option<String>,
+    /// Incoming: the author, when it is not the chat itself (groups).
+    pub sender_jid: Option<String>,
+}
+
+/// Delivery steps of an outgoing message, in order; a receipt only ever
+/// moves a message forward.
+pub const ACK_STEPS: [&str; 4] = ["sent", "delivered", "read", "played"];
+
+/// What an idempotency-key reservation found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    /// The key is new: it now belongs to this request's message.
+    New,
+    /// The key was used before (and has not expired).
+    Existing { request_hash: String, message_id: String },
 }
 
 /// Optional filters of a message-log listing; `None` means "any".

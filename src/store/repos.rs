@@ -79,6 +79,32 @@ pub trait MessageLogRepo: Send + Sync {
         filter: &MessageLogFilter,
         page: &Page<i64>,
     ) -> StoreResult<Vec<MessageLog>>;
+    /// Inserts unless `(session_id, message_id)` exists; true when inserted.
+    async fn insert_ignore(&self, new: &NewMessageLog) -> StoreResult<bool>;
+    /// Records the send: `queued` becomes `sent` (a receipt that came first
+    /// is kept), the WhatsApp id and `sent_at` are set. Not after `failed`.
+    async fn mark_sent(
+        &self,
+        session_id: &str,
+        message_id: &str,
+        wa_message_id: &str,
+    ) -> StoreResult<Option<MessageLog>>;
+    /// `queued` becomes `failed` with the reason.
+    async fn mark_failed(
+        &self,
+        session_id: &str,
+        message_id: &str,
+        error: &str,
+    ) -> StoreResult<Option<MessageLog>>;
+    /// Applies a receipt (`delivered`, `read`, `played`) to the outgoing
+    /// message with this WhatsApp id, only if it moves the status forward.
+    /// `None` when nothing changed.
+    async fn advance(
+        &self,
+        session_id: &str,
+        wa_message_id: &str,
+        step: &str,
+    ) -> StoreResult<Option<MessageLog>>;
     /// Retention: removes logs created before `cutoff`, returns how many.
     async fn delete_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
 }
@@ -117,6 +143,22 @@ pub trait SessionEventRepo: Send + Sync {
     ) -> StoreResult<SessionEvent>;
     /// Newest first.
     async fn list(&self, session_id: &str, page: &Page<i64>) -> StoreResult<Vec<SessionEvent>>;
+}
+
+/// Idempotency keys of send requests.
+#[async_trait]
+pub trait IdempotencyRepo: Send + Sync {
+    /// Claims `key` for `message_id` unless a live (unexpired) claim exists.
+    async fn reserve(
+        &self,
+        session_id: &str,
+        key: &str,
+        request_hash: &str,
+        message_id: &str,
+        ttl: std::time::Duration,
+    ) -> StoreResult<Reservation>;
+    /// Removes expired keys; returns how many.
+    async fn prune(&self) -> StoreResult<u64>;
 }
 
 /// Engine credentials, one row per linked session.

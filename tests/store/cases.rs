@@ -23,6 +23,7 @@ fn log(session: &str, message_id: &str, chat: &str, direction: Direction) -> New
         content_preview: Some(format!("hello from {message_id}")),
         status: "queued".into(),
         request_id: Some("req-1".into()),
+        sender_jid: None,
     }
 }
 
@@ -387,4 +388,124 @@ pub async fn ping_and_pool_usage(store: Store) {
     assert!(idle >= 1);
     store.close().await;
     assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
+}
+
+pub async fn message_status_only_moves_forward(store: Store) {
+    session(&store, "s").await;
+    let mut new = log("s", "msg_1", "491700000001@s.whatsapp.net", Direction::Outgoing);
+    new.wa_message_id = Some("3EB0AA".into());
+    assert!(store.message_logs.insert_ignore(&new).await.unwrap());
+    assert!(!store.message_logs.insert_ignore(&new).await.unwrap(), "a second insert is a no-op");
+
+    // A receipt may beat the send's own bookkeeping: it still applies.
+    let delivered = store.message_logs.advance("s", "3EB0AA", "delivered").await.unwrap().unwrap();
+    assert_eq!(delivered.status, "delivered");
+    let sent = store.message_logs.mark_sent("s", "msg_1", "3EB0AA").await.unwrap().unwrap();
+    assert_eq!(sent.status, "delivered", "marking sent never moves a message back");
+    assert!(sent.sent_at.is_some() && sent.delivered_at.is_some());
+    let read = store.message_logs.advance("s", "3EB0AA", "read").await.unwrap().unwrap();
+    assert_eq!(read.status, "read");
+    assert!(
+        store.message_logs.advance("s", "3EB0AA", "delivered").await.unwrap().is_none(),
+        "late delivered ignored"
+    );
+    assert!(store.message_logs.advance("s", "3EB0AA", "read").await.unwrap().is_none(), "repeat ignored");
+    assert_eq!(store.message_logs.get("s", "msg_1").await.unwrap().unwrap().status, "read");
+    assert!(store.message_logs.advance("s", "3EB0AA", "bogus").await.unwrap().is_none());
+    assert!(
+        store.message_logs.mark_failed("s", "msg_1", "too late").await.unwrap().is_none(),
+        "only queued fails"
+    );
+
+    let mut q = log("s", "msg_2", "491700000001@s.whatsapp.net", Direction::Outgoing);
+    q.wa_message_id = Some("3EB0BB".into());
+    store.message_logs.insert(&q).await.unwrap();
+    let failed = store.message_logs.mark_failed("s", "msg_2", "not on WhatsApp").await.unwrap().unwrap();
+    assert_eq!((failed.status.as_str(), failed.error.as_deref()), ("failed", Some("not on WhatsApp")));
+    assert!(failed.failed_at.is_some());
+    assert!(
+        store.message_logs.mark_sent("s", "msg_2", "3EB0BB").await.unwrap().is_none(),
+        "failed stays failed"
+    );
+    assert!(store.message_logs.advance("s", "3EB0BB", "read").await.unwrap().is_none());
+
+    let mut incoming = log("s", "3EB0CC", "120363000000000001@g.us", Direction::Incoming);
+    incoming.wa_message_id = Some("3EB0CC".into());
+    incoming.status = "received".into();
+    incoming.sender_jid = Some("491700000009@s.whatsapp.net".into());
+    store.message_logs.insert(&incoming).await.unwrap();
+    assert!(
+        store.message_logs.advance("s", "3EB0CC", "read").await.unwrap().is_none(),
+        "receipts are for outgoing"
+    );
+    let got = store.message_logs.get("s", "3EB0CC").await.unwrap().unwrap();
+    assert_eq!(got.sender_jid.as_deref(), Some("491700000009@s.whatsapp.net"));
+}
+
+pub async fn idempotency_keys_reserve_once_until_expiry(store: Store) {
+    use wa_gateway::store::Reservation;
+    session(&store, "s").await;
+    let day = std::time::Duration::from_secs(86_400);
+    let r = store.idempotency.reserve("s", "k1", "hash-a", "msg_1", day).await.unwrap();
+    assert_eq!(r, Reservation::New);
+    let r = store.idempotency.reserve("s", "k1", "hash-b", "msg_2", day).await.unwrap();
+    assert_eq!(r, Reservation::Existing { request_hash: "hash-a".into(), message_id: "msg_1".into() });
+    session(&store, "t").await;
+    assert_eq!(
+        store.idempotency.reserve("t", "k1", "hash-b", "msg_3", day).await.unwrap(),
+        Reservation::New,
+        "keys are per session"
+    );
+
+    // An expired key is free again, and pruning removes expired keys.
+    let r = store.idempotency.reserve("s", "k2", "h", "msg_4", std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(r, Reservation::New);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(store.idempotency.reserve("s", "k2", "h2", "msg_5", day).await.unwrap(), Reservation::New);
+    store.idempotency.reserve("s", "k3", "h", "msg_6", std::time::Duration::ZERO).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(store.idempotency.prune().await.unwrap(), 1);
+    assert!(store.sessions.delete("s").await.unwrap());
+    assert_eq!(
+        store.idempotency.reserve("t", "k1", "x", "y", day).await.unwrap(),
+        Reservation::Existing { request_hash: "hash-b".into(), message_id: "msg_3".into() }
+    );
+}
+
+pub async fn lifecycle_transitions_desired_state_and_credentials(store: Store) {
+    use wa_gateway::store::Transition;
+    session(&store, "a").await;
+    session(&store, "b").await;
+    let details = json!({"status": "connected", "reason": "test"});
+    let t = Transition {
+        status: "reconnecting",
+        error: Some("boom"),
+        event_type: "session.status",
+        details: &details,
+    };
+    let event = store.sessions.transition("a", &t).await.unwrap().unwrap();
+    assert_eq!(event.details.0, details);
+    let a = store.sessions.get("a").await.unwrap().unwrap();
+    assert_eq!((a.status.as_str(), a.last_error.as_deref()), ("reconnecting", Some("boom")));
+    assert!(store.sessions.transition("nope", &t).await.unwrap().is_none());
+    assert!(
+        store.session_events.list("nope", &Page::first(10)).await.unwrap().is_empty(),
+        "no audit row without a session"
+    );
+
+    assert_eq!(a.desired_state, "stopped");
+    assert!(store.sessions.set_desired_state("b", "running").await.unwrap());
+    let running = store.sessions.list_running(&Page::first(10)).await.unwrap();
+    assert_eq!(running.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["b"]);
+
+    assert!(store.credentials.get("a").await.unwrap().is_none());
+    store.credentials.put("a", "sandbox", &json!({"phone": "1"})).await.unwrap();
+    store.credentials.put("a", "sandbox", &json!({"phone": "2"})).await.unwrap();
+    assert_eq!(store.credentials.get("a").await.unwrap().unwrap().data.0, json!({"phone": "2"}));
+    assert!(matches!(
+        store.credentials.put("ghost", "sandbox", &json!({})).await,
+        Err(StoreError::MissingReference)
+    ));
+    assert!(store.sessions.delete("a").await.unwrap());
+    assert!(store.credentials.get("a").await.unwrap().is_none(), "credentials go with the session");
 }

@@ -59,4 +59,7 @@ contract!(
     session_events_append_and_list,
     updated_at_kept_by_trigger,
     ping_and_pool_usage,
+    message_status_only_moves_forward,
+    idempotency_keys_reserve_once_until_expiry,
+    lifecycle_transitions_desired_state_and_credentials,
 );
