@@ -8,6 +8,8 @@
 //! - `wa`        the gateway's WhatsApp vocabulary (ids, messages, events);
 //! - `engine`    the engine seam and the sandbox network;
 //! - `sessions`  the session registry, lifecycle, reconnection and restore;
+//! - `net`       outbound HTTP behind the SSRF guard;
+//! - `messages`  the send pipeline, delivery statuses and the message log;
 //! - `shutdown`  the supervisor owning every background task;
 //! - `state`     `AppState`, handed to every handler;
 //! - `cli`       the `wa-gateway` command line.
@@ -24,7 +26,9 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod messages;
 pub mod metrics;
+pub mod net;
 pub mod queue;
 pub mod sessions;
 pub mod shutdown;
@@ -85,6 +89,7 @@ pub async fn serve(
     });
 
     start_sessions(&state);
+    start_messaging(&state);
 
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
@@ -132,6 +137,48 @@ fn start_sessions(state: &AppState) {
         }
         if restore && let Err(e) = sessions.restore().await {
             tracing::error!(error = %e, "session restore failed");
+        }
+    });
+}
+
+/// The send worker and the message-log housekeeping.
+fn start_messaging(state: &AppState) {
+    let config = &state.config;
+    let handler = messages::SendHandler {
+        store: state.store.clone(),
+        sessions: state.sessions.clone(),
+        hub: state.sessions.hub().clone(),
+        pacer: state.pacer.clone(),
+        outbound: state.outbound.clone(),
+        config: config.messages.clone(),
+    };
+    let worker = queue::Worker::new(
+        state.queue.backend().clone(),
+        config.queue.worker(messages::QUEUE, config.messages.concurrency),
+        std::sync::Arc::new(handler),
+    );
+    let token = state.supervisor.token();
+    state.supervisor.spawn("messages-worker", worker.run(token.clone()));
+    let store = state.store.clone();
+    let retention_days = config.messages.retention_days;
+    state.supervisor.spawn("message-log-retention", async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = token.cancelled() => return Ok(()),
+            }
+            if retention_days > 0 {
+                let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days));
+                match store.message_logs.delete_before(cutoff).await {
+                    Ok(n) if n > 0 => tracing::info!(deleted = n, "message log retention"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "message log retention failed"),
+                }
+            }
+            if let Err(e) = store.idempotency.prune().await {
+                tracing::warn!(error = %e, "pruning idempotency keys failed");
+            }
         }
     });
 }

@@ -9,6 +9,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use crate::config::Config;
 use crate::engine::sandbox::{SandboxFactory, SandboxNetwork};
 use crate::http::auth::ApiKey;
+use crate::messages::Tracker;
+use crate::messages::pacing::Pacer;
+use crate::net::Outbound;
 use crate::queue::{self, Persistence, Queue};
 use crate::sessions::{EventHub, SessionManager};
 use crate::shutdown::Supervisor;
@@ -30,6 +33,9 @@ pub struct AppState {
     pub sessions: SessionManager,
     /// The simulated network, when `sandbox.enabled`.
     pub sandbox: Option<Arc<SandboxNetwork>>,
+    /// Outbound HTTP behind the SSRF guard.
+    pub outbound: Outbound,
+    pub pacer: Arc<Pacer>,
     pub started_at: Instant,
 }
 
@@ -82,14 +88,24 @@ impl AppState {
             tracing::warn!("no API key configured: protected routes answer 503 until API_KEY is set");
         }
         let sandbox = config.sandbox.enabled.then(|| SandboxNetwork::new(config.sandbox.clone()));
-        let mut sessions =
-            SessionManager::new(store.clone(), EventHub::new(EVENT_BUFFER), config.sessions.clone());
+        let hub = EventHub::new(EVENT_BUFFER);
+        let tracker =
+            Tracker { store: store.clone(), hub: hub.clone(), preview_chars: config.messages.preview_chars };
+        let mut sessions = SessionManager::new(store.clone(), hub, config.sessions.clone())
+            .with_message_sink(Arc::new(tracker));
         if let Some(network) = &sandbox {
             sessions = sessions.with_engine("sandbox", Arc::new(SandboxFactory { network: network.clone() }));
         }
+        let outbound = Outbound::new(
+            Duration::from_secs(config.outbound.timeout_secs),
+            config.outbound.max_redirects,
+            config.outbound.allow_private_networks,
+        )?;
         Ok(Self {
             sessions,
             sandbox,
+            outbound,
+            pacer: Arc::new(Pacer::default()),
             api_key: ApiKey::new(&config.auth.api_key),
             metrics_token: ApiKey::new(&config.metrics.token),
             config: Arc::new(config),

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, metrics, pagination, sandbox, session_control, sessions};
+use super::{health, messages, metrics, pagination, sandbox, session_control, sessions};
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
 
@@ -26,6 +26,8 @@ use crate::state::AppState;
         session_control::start, session_control::stop, session_control::logout, session_control::qr_code,
         session_control::pair_code, session_control::events,
         sandbox::link, sandbox::inbound, sandbox::fault,
+        messages::send, messages::list, messages::get_one, messages::status, messages::edit, messages::revoke,
+        messages::mark_read,
     ),
     components(schemas(ErrorResponse, ErrorBody, sessions::SessionView, sessions::CreateSession,
         sessions::Engine, sessions::WebhookSpec, sessions::WebhookCreated, pagination::Paginated<sessions::SessionView>,
@@ -33,11 +35,17 @@ use crate::state::AppState;
         session_control::QrView, session_control::PairCodeRequest, session_control::PairCodeView,
         session_control::SessionEventView, pagination::Paginated<session_control::SessionEventView>,
         crate::engine::sandbox::LinkRequest, crate::engine::sandbox::Inbound, crate::engine::sandbox::InboundMedia,
-        crate::engine::sandbox::Fault, crate::engine::sandbox::FaultKind)),
+        crate::engine::sandbox::Fault, crate::engine::sandbox::FaultKind,
+        messages::MessageView, messages::StatusView, messages::EditRequest, messages::ReadRequest,
+        pagination::Paginated<messages::MessageView>,
+        crate::messages::request::SendMessage, crate::messages::request::MessageType, crate::messages::request::MediaInput,
+        crate::messages::request::LocationInput, crate::messages::request::ContactInput,
+        crate::messages::request::ReactionInput, crate::messages::request::PollInput)),
     modifiers(&Security),
     tags(
         (name = "health", description = "Liveness, readiness and summary; no API key needed"),
         (name = "sessions", description = "WhatsApp sessions (accounts) linked to the gateway"),
+        (name = "messages", description = "Send messages (queued, durable, idempotent) and follow their delivery"),
         (name = "sandbox", description = "The simulated WhatsApp network: play the phone, the contacts and the faults"),
     )
 )]

@@ -7,6 +7,7 @@
 
 mod docs;
 pub(crate) mod health;
+mod messages;
 mod metrics;
 mod pagination;
 mod sandbox;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(session_control::router())
         .merge(sandbox::router())
+        .merge(messages::router(state.config.messages.max_request_bytes))
         .route_layer(middleware::from_fn_with_state(state.api_key.clone(), auth::require_api_key));
     let public = Router::new().merge(health::router()).merge(metrics::router()).merge(docs::router());
 

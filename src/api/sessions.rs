@@ -120,6 +120,9 @@ pub struct SessionView {
     pub runtime: Option<Runtime>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<Vec<WebhookCreated>>,
+    /// Messages waiting to be sent (in `GET /sessions/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued_messages: Option<i64>,
 }
 
 impl SessionView {
@@ -142,6 +145,7 @@ impl SessionView {
             updated_at: s.updated_at,
             runtime,
             webhooks: None,
+            queued_messages: None,
         }
     }
 }
@@ -284,7 +288,11 @@ pub async fn list(
 pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<SessionView>> {
     let id = parse_id(&id)?;
     match state.store.sessions.get(id.as_str()).await? {
-        Some(session) => Ok(Json(SessionView::build(session, &state.sessions))),
+        Some(session) => {
+            let mut view = SessionView::build(session, &state.sessions);
+            view.queued_messages = Some(state.store.message_logs.count_queued(id.as_str()).await?);
+            Ok(Json(view))
+        }
         None => Err(session_not_found(id.as_str())),
     }
 }

@@ -47,6 +47,10 @@ pub struct Config {
     pub sessions: SessionsConfig,
     #[validate(nested)]
     pub sandbox: SandboxConfig,
+    #[validate(nested)]
+    pub messages: MessagesConfig,
+    #[validate(nested)]
+    pub outbound: OutboundConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Validate)]
@@ -142,6 +146,45 @@ impl SessionsConfig {
             breaker_cooldown: Duration::from_secs(self.breaker_cooldown_secs),
         }
     }
+}
+
+/// Sending, pacing and the message log.
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesConfig {
+    #[validate(range(min = 1, max = 4096))]
+    pub concurrency: usize,
+    #[validate(range(min = 1, max = 100))]
+    pub max_attempts: u32,
+    #[validate(range(min = 1024, max = 104857600))]
+    pub max_media_bytes: u64,
+    #[validate(range(min = 1024, max = 157286400))]
+    pub max_request_bytes: usize,
+    #[validate(range(max = 4096))]
+    pub preview_chars: usize,
+    pub retention_days: u32,
+    #[validate(range(min = 1, max = 720))]
+    pub idempotency_ttl_hours: u64,
+    pub pacing_enabled: bool,
+    #[validate(range(min = 0.01, max = 1000.0))]
+    pub pacing_per_second: f64,
+    #[validate(range(min = 1, max = 10000))]
+    pub pacing_burst: u32,
+    #[validate(range(max = 60000))]
+    pub pacing_jitter_ms: u64,
+    #[validate(range(max = 60000))]
+    pub typing_ms: u64,
+}
+
+/// Outbound HTTP (media URLs, webhooks).
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    pub allow_private_networks: bool,
+    #[validate(range(min = 1, max = 600))]
+    pub timeout_secs: u64,
+    #[validate(range(max = 20))]
+    pub max_redirects: usize,
 }
 
 /// The simulated WhatsApp network.

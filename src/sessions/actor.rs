@@ -256,6 +256,16 @@ impl Actor {
                 self.settle(Status::Connected);
             }
             EngineEvent::Disconnected { reason } => return self.on_disconnect(reason).await,
+            EngineEvent::Message(m) if self.inner.sink.is_some() => {
+                if let Some(sink) = &self.inner.sink {
+                    sink.incoming(self.id(), &m).await;
+                }
+            }
+            EngineEvent::Receipt(r) if self.inner.sink.is_some() => {
+                if let Some(sink) = &self.inner.sink {
+                    sink.receipt(self.id(), &r).await;
+                }
+            }
             other => {
                 let name = other.name();
                 let data = match other {

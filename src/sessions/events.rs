@@ -6,10 +6,21 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
+
+/// Receives a session's messages and receipts, in order, before the session
+/// handles its next event (so a receipt is never processed before the
+/// message it belongs to was recorded).
+#[async_trait]
+pub trait MessageSink: Send + Sync {
+    async fn incoming(&self, session_id: &str, message: &crate::wa::IncomingMessage);
+    async fn receipt(&self, session_id: &str, receipt: &crate::wa::Receipt);
+}
 
 /// One event, as webhooks receive it.
 #[derive(Debug, Clone, Serialize)]

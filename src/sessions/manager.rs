@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::actor::{Actor, Command};
-use super::events::EventHub;
+use super::events::{EventHub, MessageSink};
 use super::runtime::Runtime;
 use super::status::Status;
 use crate::config::SessionsConfig;
@@ -46,11 +46,16 @@ pub type SessionResult<T> = Result<T, SessionError>;
 pub struct Handle {
     pub id: SessionId,
     pub engine_kind: String,
+    /// The session's metadata as it was when started (pacing overrides).
+    pub metadata: serde_json::Value,
     pub engine: Arc<dyn Engine>,
     pub(super) runtime: Mutex<Runtime>,
     pub(super) commands: mpsc::Sender<Command>,
     /// Cancelled when the session's task has ended.
     pub(super) ended: CancellationToken,
+    /// Serialises transitions so the audit rows are written in the order
+    /// the statuses changed, whoever (task or API call) changes them.
+    pub(super) transitions: tokio::sync::Mutex<()>,
 }
 
 impl Handle {
@@ -70,6 +75,8 @@ impl Handle {
 pub(super) struct Inner {
     pub store: Store,
     pub hub: EventHub,
+    /// Where messages and receipts go (the message log); None: only events.
+    pub sink: Option<Arc<dyn MessageSink>>,
     pub config: SessionsConfig,
     factories: HashMap<String, Arc<dyn EngineFactory>>,
     sessions: RwLock<HashMap<String, Arc<Handle>>>,
@@ -81,6 +88,7 @@ impl Inner {
     /// A database failure is logged, not returned: the session keeps going
     /// and the next transition writes the truth again.
     pub(super) async fn transition(&self, handle: &Handle, status: Status, reason: &str, extra: Value) {
+        let _order = handle.transitions.lock().await;
         let previous = handle.update(|rt| {
             let previous = rt.status;
             rt.status = status;
@@ -153,6 +161,7 @@ impl SessionManager {
                 store,
                 hub,
                 config,
+                sink: None,
                 factories: HashMap::new(),
                 sessions: RwLock::new(HashMap::new()),
                 tasks: TaskTracker::new(),
@@ -166,6 +175,13 @@ impl SessionManager {
             .expect("engines are registered before the manager is shared")
             .factories
             .insert(kind.to_owned(), factory);
+        self
+    }
+
+    /// Routes incoming messages and receipts to `sink`. Call before sharing.
+    pub fn with_message_sink(mut self, sink: Arc<dyn MessageSink>) -> Self {
+        Arc::get_mut(&mut self.inner).expect("the sink is set before the manager is shared").sink =
+            Some(sink);
         self
     }
 
@@ -245,10 +261,12 @@ impl SessionManager {
         let handle = Arc::new(Handle {
             id,
             engine_kind: session.engine.clone(),
+            metadata: session.metadata.0.clone(),
             engine,
             runtime: Mutex::new(Runtime::new()),
             commands: commands_tx,
             ended: CancellationToken::new(),
+            transitions: tokio::sync::Mutex::new(()),
         });
         sessions.insert(session.id.clone(), handle.clone());
         drop(sessions);

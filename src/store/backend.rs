@@ -456,6 +456,16 @@ macro_rules! impl_repos {
                 Ok(q.build_query_as::<MessageLog>().fetch_all(&self.pool).await?)
             }
 
+            async fn count_queued(&self, session_id: &str) -> StoreResult<i64> {
+                Ok(sqlx::query_as::<$db, (i64,)>(
+                    "SELECT COUNT(*) FROM message_logs WHERE session_id = $1 AND status = 'queued'",
+                )
+                .bind(session_id)
+                .fetch_one(&self.pool)
+                .await?
+                .0)
+            }
+
             async fn delete_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
                 let done = sqlx::query::<$db>("DELETE FROM message_logs WHERE created_at < $1")
                     .bind(cutoff)

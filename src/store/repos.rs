@@ -105,6 +105,8 @@ pub trait MessageLogRepo: Send + Sync {
         wa_message_id: &str,
         step: &str,
     ) -> StoreResult<Option<MessageLog>>;
+    /// Outgoing messages of a session waiting to be sent.
+    async fn count_queued(&self, session_id: &str) -> StoreResult<i64>;
     /// Retention: removes logs created before `cutoff`, returns how many.
     async fn delete_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
 }

@@ -125,6 +125,10 @@ pub struct MessageRef {
 /// One message to send: content plus context.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutgoingMessage {
+    /// The WhatsApp message id to use. WhatsApp ids are chosen by the
+    /// sender, so a message re-sent after a crash with the same id is the
+    /// same message to the network, not a second one. None: the engine picks.
+    pub id: Option<MessageId>,
     pub content: Content,
     pub reply_to: Option<MessageRef>,
     pub mentions: Vec<Jid>,
@@ -132,7 +136,7 @@ pub struct OutgoingMessage {
 
 impl OutgoingMessage {
     pub fn text(body: impl Into<String>) -> Self {
-        Self { content: Content::Text { body: body.into() }, reply_to: None, mentions: Vec::new() }
+        Self { id: None, content: Content::Text { body: body.into() }, reply_to: None, mentions: Vec::new() }
     }
 }
 

@@ -8,7 +8,7 @@ use crate::support::{self, API_KEY, Backend, TestDb};
 fn get(url: &str) -> (u16, serde_json::Value) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let res = reqwest::get(url).await.unwrap();
+        let res = crate::support::http().get(url).send().await.unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(serde_json::Value::Null))
     })

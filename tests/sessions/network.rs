@@ -43,7 +43,7 @@ async fn sessions_message_each_other_and_virtual_contacts() {
 
     // Session to session: bob receives, alice gets delivered, then read once bob reads.
     let sent = alice.send(&jid("491704440002"), &OutgoingMessage::text("hi bob")).await.unwrap();
-    let got = next(&mut rx, "bob", "message").await;
+    let got = next(&mut rx, "bob", "message.received").await;
     assert_eq!(got["id"], sent.id.as_str());
     assert_eq!(got["chat"], "491704440001@s.whatsapp.net");
     assert_eq!(got["body"], json!({"type": "text", "text": "hi bob"}));
@@ -65,13 +65,13 @@ async fn sessions_message_each_other_and_virtual_contacts() {
         ..OutgoingMessage::text("hello alice")
     };
     bob.send(&jid("491704440001"), &reply).await.unwrap();
-    let quoted = next(&mut rx, "alice", "message").await;
+    let quoted = next(&mut rx, "alice", "message.received").await;
     assert_eq!(quoted["quoted"]["id"], sent.id.as_str());
     alice.edit(&jid("491704440002"), &sent.id, "hi bob!").await.unwrap();
-    let edit = next(&mut rx, "bob", "message").await;
+    let edit = next(&mut rx, "bob", "message.received").await;
     assert_eq!(edit["body"], json!({"type": "edited", "target": sent.id.as_str(), "text": "hi bob!"}));
     alice.revoke(&jid("491704440002"), &sent.id).await.unwrap();
-    assert_eq!(next(&mut rx, "bob", "message").await["body"]["type"], "revoked");
+    assert_eq!(next(&mut rx, "bob", "message.received").await["body"]["type"], "revoked");
     let unknown = alice.edit(&jid("491704440002"), &MessageId("3EB0NOPE".into()), "x").await;
     assert!(matches!(unknown, Err(wa_gateway::engine::EngineError::NotFound(_))));
 
@@ -101,7 +101,10 @@ async fn sessions_message_each_other_and_virtual_contacts() {
     alice.send(&jid("491704440002"), &OutgoingMessage::text("are you there?")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     while let Ok(e) = rx.try_recv() {
-        assert!(!(e.session_id == "bob" && e.event == "message"), "a blocked sender's message arrived");
+        assert!(
+            !(e.session_id == "bob" && e.event == "message.received"),
+            "a blocked sender's message arrived"
+        );
     }
 
     // Messages to an offline sandbox account wait in its mailbox.
@@ -110,7 +113,7 @@ async fn sessions_message_each_other_and_virtual_contacts() {
     let queued =
         alice.send(&jid("491704440002"), &OutgoingMessage::text("while you were away")).await.unwrap();
     app.authed(Method::POST, "/sessions/bob/start").send().await.unwrap();
-    let got = next(&mut rx, "bob", "message").await;
+    let got = next(&mut rx, "bob", "message.received").await;
     assert_eq!(got["id"], queued.id.as_str());
     app.stop().await.unwrap();
 }
@@ -134,7 +137,7 @@ async fn groups_and_injected_inbound_messages() {
     assert_eq!(update["group"]["subject"], "Team");
 
     owner.send(&group.jid, &OutgoingMessage::text("welcome")).await.unwrap();
-    let got = next(&mut rx, "member", "message").await;
+    let got = next(&mut rx, "member", "message.received").await;
     assert_eq!(got["chat"], group.jid.to_string());
     assert_eq!(got["sender"], "491705550101@s.whatsapp.net");
 
@@ -159,7 +162,7 @@ async fn groups_and_injected_inbound_messages() {
         .unwrap();
     assert_eq!(res.status(), 201);
     let injected: Value = res.json().await.unwrap();
-    let got = next(&mut rx, "member", "message").await;
+    let got = next(&mut rx, "member", "message.received").await;
     assert_eq!(got, injected);
     assert_eq!(got["push_name"], "Carol");
 
@@ -172,7 +175,7 @@ async fn groups_and_injected_inbound_messages() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let got = next(&mut rx, "owner", "message").await;
+    let got = next(&mut rx, "owner", "message.received").await;
     assert_eq!(got["body"]["type"], "media");
     assert_eq!(got["body"]["caption"], "look");
     assert_eq!(got["quoted"]["id"], "3EB0ABCDEF0123456789");

@@ -108,6 +108,12 @@ impl Drop for TestDb {
     }
 }
 
+/// An HTTP client for tests (installs the TLS crypto provider reqwest needs).
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// The embedded defaults plus `toml`, validated like production config.
 pub fn config(toml: &str) -> Config {
     Config::from_figment(Config::defaults().merge(Toml::string(toml))).expect("valid test config")
@@ -155,15 +161,7 @@ impl TestApp {
         let handle = tokio::spawn(wa_gateway::serve(state.clone(), listener, async move {
             let _ = stopped.await;
         }));
-        Self {
-            addr,
-            base: format!("http://{addr}"),
-            client: reqwest::Client::new(),
-            state,
-            db,
-            stop: Some(stop),
-            handle,
-        }
+        Self { addr, base: format!("http://{addr}"), client: http(), state, db, stop: Some(stop), handle }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -633,22 +633,27 @@ impl SandboxNetwork {
         to: &Jid,
         message: &OutgoingMessage,
     ) -> EngineResult<SentMessage> {
-        let sent = SentMessage { id: MessageId(ids::message_id()), timestamp: Utc::now() };
+        let id = message.id.clone().unwrap_or_else(|| MessageId(ids::message_id()));
+        let sent = SentMessage { id, timestamp: Utc::now() };
         let body = body_of(&message.content);
         let mut out = Outbox::default();
         {
             let mut world = self.world();
             let (me, push_name) = Self::online(&world, session)?;
+            // Like WhatsApp: the same id to the same chat is the same message.
+            if Self::slot(&mut world, session)?.sent.iter().any(|(s, c)| *s == sent.id && c == to) {
+                return Ok(sent);
+            }
             let quoted = message.reply_to.clone();
-            let incoming = |chat: Jid| IncomingMessage {
+            let incoming = |chat: Jid, recipient: &PhoneNumber| IncomingMessage {
                 id: sent.id.clone(),
-                chat,
                 sender: me.to_jid(),
                 from_me: false,
                 push_name: Some(push_name.clone()),
                 timestamp: sent.timestamp,
                 body: body.clone(),
-                quoted: quoted.clone(),
+                quoted: quoted.as_ref().map(|q| quoted_for(q, &me, recipient, &chat)),
+                chat,
                 mentions: message.mentions.clone(),
             };
             let recipients: Vec<PhoneNumber> = match to.server() {
@@ -681,7 +686,7 @@ impl SandboxNetwork {
                         if let Conn::Online { .. } = theirs.conn {
                             out.push(
                                 &theirs.events,
-                                EngineEvent::Message(incoming(chat_for_them)),
+                                EngineEvent::Message(incoming(chat_for_them, &phone)),
                                 Duration::ZERO,
                             );
                             out.push(
@@ -693,7 +698,7 @@ impl SandboxNetwork {
                             if theirs.mailbox.len() >= MAILBOX_LIMIT {
                                 theirs.mailbox.pop_front();
                             }
-                            theirs.mailbox.push_back(incoming(chat_for_them));
+                            theirs.mailbox.push_back(incoming(chat_for_them, &phone));
                         }
                     }
                     None => {
@@ -985,6 +990,23 @@ impl SandboxNetwork {
         }
         out.flush().await;
         Ok(())
+    }
+}
+
+/// A quote as the recipient sees it: "from me" means written by the
+/// recipient, and in groups the author is named.
+fn quoted_for(q: &MessageRef, sender: &PhoneNumber, recipient: &PhoneNumber, chat: &Jid) -> MessageRef {
+    let author = match (q.from_me, &q.sender) {
+        (true, _) => Some(sender.to_jid()),
+        (false, Some(s)) => Some(s.clone()),
+        (false, None) if !chat.is_group() => Some(recipient.to_jid()),
+        (false, None) => None,
+    };
+    MessageRef {
+        chat: chat.clone(),
+        id: q.id.clone(),
+        from_me: author.as_ref() == Some(&recipient.to_jid()),
+        sender: author.filter(|_| chat.is_group()),
     }
 }
 

@@ -1,0 +1,560 @@
+//! `/sessions/{id}/message(s)`: send (queued, durable, idempotent), read the
+//! message log and each message's delivery steps, edit, revoke, mark read.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use super::pagination::Paginated;
+use super::sessions::{parse_id, session_not_found};
+use crate::error::{ApiResult, Error, ErrorResponse};
+use crate::http::extract::{Json, Path, Query};
+use crate::http::request_id::RequestId;
+use crate::messages::job::{Draft, TargetRef};
+use crate::messages::request::SendMessage;
+use crate::messages::tracker::cap_preview;
+use crate::messages::{QUEUE, SendJob, ids};
+use crate::queue::NewJob;
+use crate::state::AppState;
+use crate::store::{Direction, MessageLog, MessageLogFilter, NewMessageLog, Page, Reservation};
+use crate::wa::{Jid, MessageId};
+
+pub fn router(max_request_bytes: usize) -> Router<AppState> {
+    Router::new()
+        .route("/sessions/{id}/message", post(send).layer(DefaultBodyLimit::max(max_request_bytes)))
+        .route("/sessions/{id}/messages", get(list))
+        .route("/sessions/{id}/messages/read", post(mark_read))
+        .route("/sessions/{id}/messages/{message_id}", get(get_one).patch(edit).delete(revoke))
+        .route("/sessions/{id}/messages/{message_id}/status", get(status))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "msg_0192f0c46b557d1e9b8e3f1a2c4d5e6f", "wa_id": "3EB0A1B2C3D4E5F60718", "session_id": "sales",
+    "direction": "outgoing", "chat": "491701234567@s.whatsapp.net", "sender": null, "type": "text", "preview": "Your order has shipped 📦",
+    "status": "queued", "error": null, "request_id": "0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f", "created_at": "2026-11-30T12:00:00Z",
+    "updated_at": "2026-11-30T12:00:00Z", "sent_at": null, "delivered_at": null, "read_at": null, "played_at": null, "failed_at": null}))]
+pub struct MessageView {
+    /// The gateway's id (`msg_…`) for messages sent through it; the WhatsApp id for others.
+    pub id: String,
+    pub wa_id: Option<String>,
+    pub session_id: String,
+    /// `outgoing` or `incoming`.
+    pub direction: String,
+    pub chat: String,
+    /// Incoming group messages: the author.
+    pub sender: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub preview: Option<String>,
+    /// `queued`, `sent`, `delivered`, `read`, `played`, `failed` (outgoing) or `received` (incoming).
+    pub status: String,
+    pub error: Option<String>,
+    pub request_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub played_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
+}
+
+impl From<MessageLog> for MessageView {
+    fn from(l: MessageLog) -> Self {
+        Self {
+            id: l.message_id,
+            wa_id: l.wa_message_id,
+            session_id: l.session_id,
+            direction: l.direction,
+            chat: l.chat_jid,
+            sender: l.sender_jid,
+            kind: l.message_type,
+            preview: l.content_preview,
+            status: l.status,
+            error: l.error,
+            request_id: l.request_id,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+            sent_at: l.sent_at,
+            delivered_at: l.delivered_at,
+            read_at: l.read_at,
+            played_at: l.played_at,
+            failed_at: l.failed_at,
+        }
+    }
+}
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else { return Ok(None) };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| (0x21..0x7f).contains(&b)));
+    key.map(|k| Some(k.to_owned())).ok_or_else(|| {
+        Error::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1-255 printable ASCII characters",
+        )
+    })
+}
+
+/// Resolves a message id given by the client (gateway or WhatsApp id).
+async fn target(state: &AppState, session: &str, raw: &str) -> ApiResult<TargetRef> {
+    let found = match state.store.message_logs.get(session, raw).await? {
+        Some(log) => Some(log),
+        None => state.store.message_logs.find_by_wa_id(session, raw).await?,
+    };
+    Ok(match found {
+        Some(log) => TargetRef {
+            id: log.wa_message_id.unwrap_or(log.message_id),
+            from_me: log.direction == Direction::Outgoing.as_str(),
+            sender: log.sender_jid,
+        },
+        // Not in the log (sent before the gateway, or pruned): a WhatsApp id in this chat.
+        None => TargetRef { id: raw.to_owned(), from_me: false, sender: None },
+    })
+}
+
+/// Queue a message. Answers 202 as soon as the message is durable; follow it
+/// with `GET …/messages/{id}/status` or the `message.status` events.
+#[utoipa::path(post, path = "/sessions/{id}/message", tag = "messages", request_body = SendMessage,
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key and body returns the first answer instead of sending again")),
+    responses(
+        (status = 202, description = "Queued", body = MessageView),
+        (status = 400, description = "Malformed JSON or Idempotency-Key", body = ErrorResponse),
+        (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 413, description = "Body larger than messages.max_request_bytes", body = ErrorResponse),
+        (status = 422, description = "Invalid message (per-field details), or an Idempotency-Key reused with another body", body = ErrorResponse,
+            example = json!({"error": {"code": "validation_failed", "message": "the message is invalid", "request_id": "0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f",
+                "details": {"to": ["to must have 7 to 15 digits including the country code"], "text": ["required and not blank for type text"]}}})),
+        (status = 503, description = "The queue is unavailable; nothing was accepted", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn send(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request_id: Option<axum::Extension<RequestId>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<MessageView>)> {
+    let id = parse_id(&id)?;
+    let session = id.as_str();
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            Error::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+        }
+        status => Error::new(status, "invalid_body", e.body_text()),
+    })?;
+    let json_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if !json_type {
+        return Err(Error::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send application/json",
+        ));
+    }
+    let key = idempotency_key(&headers)?;
+    let axum::Json(request) = axum::Json::<SendMessage>::from_bytes(&body)?;
+    if state.store.sessions.get(session).await?.is_none() {
+        return Err(session_not_found(session));
+    }
+    let config = &state.config.messages;
+    let valid = request
+        .validate(config.max_media_bytes)
+        .map_err(|details| Error::validation("the message is invalid", details))?;
+
+    let mut message_id = ids::new_message_id();
+    if let Some(key) = &key {
+        let hash: String = Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+        let ttl = Duration::from_secs(config.idempotency_ttl_hours * 3600);
+        match state.store.idempotency.reserve(session, key, &hash, &message_id, ttl).await? {
+            Reservation::New => {}
+            Reservation::Existing { request_hash, message_id: first } if request_hash == hash => {
+                // The same request again: answer as the first time, creating
+                // the message if the first attempt died before it could.
+                if let Some(log) = state.store.message_logs.get(session, &first).await? {
+                    metrics::counter!("wag_idempotent_replays_total").increment(1);
+                    return Ok((StatusCode::ACCEPTED, Json(log.into())));
+                }
+                message_id = first;
+            }
+            Reservation::Existing { .. } => {
+                return Err(Error::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with a different request body",
+                ));
+            }
+        }
+    }
+
+    let mut draft = valid.draft;
+    if let Draft::Reaction { target: t, .. } = &mut draft {
+        *t = target(&state, session, &t.id.clone()).await?;
+    }
+    let reply_to = match &valid.reply_to {
+        Some(raw) => Some(target(&state, session, raw).await?),
+        None => None,
+    };
+    let request_id = request_id.map(|r| r.0.0.to_string());
+    let job = SendJob {
+        session_id: session.to_owned(),
+        message_id: message_id.clone(),
+        wa_id: ids::wa_id_for(&message_id),
+        chat: valid.chat.to_string(),
+        reply_to,
+        mentions: valid.mentions.iter().map(Jid::to_string).collect(),
+        request_id: request_id.clone(),
+        draft,
+    };
+    let log = NewMessageLog {
+        session_id: session.to_owned(),
+        direction: Direction::Outgoing,
+        message_id: message_id.clone(),
+        wa_message_id: Some(job.wa_id.clone()),
+        chat_jid: job.chat.clone(),
+        message_type: job.draft.kind().to_owned(),
+        content_preview: cap_preview(job.draft.preview(), config.preview_chars),
+        status: "queued".into(),
+        request_id,
+        sender_jid: None,
+    };
+    // The row first, so the job can never run before its row exists; a
+    // crash between the two leaves a queued row the client was never told about.
+    state.store.message_logs.insert_ignore(&log).await?;
+    let payload = serde_json::to_value(&job).map_err(|e| Error::Internal(e.into()))?;
+    let lane = format!("{session}|{}", job.chat);
+    let new_job =
+        NewJob::new(QUEUE, lane, payload).id(message_id.clone()).ordered().max_attempts(config.max_attempts);
+    if let Err(e) = state.queue.enqueue(new_job).await {
+        tracing::error!(error = %e, message_id, "could not queue a message");
+        let _ = state.store.message_logs.mark_failed(session, &message_id, "the queue was unavailable").await;
+        return Err(Error::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_unavailable",
+            "the message queue is unavailable; retry later",
+        ));
+    }
+    metrics::counter!("wag_messages_total", "result" => "queued").increment(1);
+    let now = Utc::now();
+    let view = MessageView {
+        id: message_id,
+        wa_id: log.wa_message_id,
+        session_id: log.session_id,
+        direction: "outgoing".into(),
+        chat: log.chat_jid,
+        sender: None,
+        kind: log.message_type,
+        preview: log.content_preview,
+        status: log.status,
+        error: None,
+        request_id: log.request_id,
+        created_at: now,
+        updated_at: now,
+        sent_at: None,
+        delivered_at: None,
+        read_at: None,
+        played_at: None,
+        failed_at: None,
+    };
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// `incoming` or `outgoing`.
+    pub direction: Option<String>,
+    /// A status, e.g. `failed`.
+    pub status: Option<String>,
+    /// A chat JID or phone number.
+    pub chat: Option<String>,
+    /// The `next_cursor` of the previous page (messages older than it).
+    #[serde(alias = "before")]
+    pub cursor: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// The message log, newest first.
+#[utoipa::path(get, path = "/sessions/{id}/messages", tag = "messages",
+    params(("id" = String, Path, description = "Session id", example = "sales"), ListParams),
+    responses(
+        (status = 200, description = "One page of messages", body = Paginated<MessageView>),
+        (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 422, description = "Bad filter or cursor", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<Paginated<MessageView>>> {
+    let id = parse_id(&id)?;
+    if state.store.sessions.get(id.as_str()).await?.is_none() {
+        return Err(session_not_found(id.as_str()));
+    }
+    let mut problems = serde_json::Map::new();
+    let direction = match params.direction.as_deref() {
+        None => None,
+        Some("incoming") => Some(Direction::Incoming),
+        Some("outgoing") => Some(Direction::Outgoing),
+        Some(_) => {
+            problems.insert("direction".into(), json!(["must be incoming or outgoing"]));
+            None
+        }
+    };
+    const STATUSES: [&str; 7] = ["queued", "sent", "delivered", "read", "played", "failed", "received"];
+    if params.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
+        problems.insert("status".into(), json!([format!("must be one of {}", STATUSES.join(", "))]));
+    }
+    let chat = match params.chat.as_deref().map(Jid::parse) {
+        Some(Ok(j)) => Some(j.to_string()),
+        Some(Err(e)) => {
+            problems.insert("chat".into(), json!([format!("chat {e}")]));
+            None
+        }
+        None => None,
+    };
+    let after = match params.cursor.as_deref().map(str::parse::<i64>) {
+        Some(Ok(c)) => Some(c),
+        Some(Err(_)) => {
+            problems.insert("cursor".into(), json!(["must be the next_cursor of a previous page"]));
+            None
+        }
+        None => None,
+    };
+    if !problems.is_empty() {
+        return Err(Error::validation("invalid filters", Value::Object(problems)));
+    }
+    let limit = params.limit.unwrap_or(super::pagination::DEFAULT_LIMIT).clamp(1, Page::<()>::MAX_LIMIT);
+    let filter = MessageLogFilter { direction, chat_jid: chat, status: params.status };
+    let rows = state.store.message_logs.list(id.as_str(), &filter, &Page { after, limit }).await?;
+    let cursor = rows.iter().map(|r| r.id).collect::<Vec<_>>();
+    let views: Vec<MessageView> = rows.into_iter().map(Into::into).collect();
+    let page = Paginated::new(views, limit, |_| String::new());
+    Ok(Json(Paginated {
+        next_cursor: page.next_cursor.and(cursor.last().map(i64::to_string)),
+        data: page.data,
+    }))
+}
+
+async fn find(state: &AppState, session: &str, message_id: &str) -> ApiResult<MessageLog> {
+    if state.store.sessions.get(session).await?.is_none() {
+        return Err(session_not_found(session));
+    }
+    let found = match state.store.message_logs.get(session, message_id).await? {
+        Some(log) => Some(log),
+        None => state.store.message_logs.find_by_wa_id(session, message_id).await?,
+    };
+    found.ok_or_else(|| {
+        Error::not_found("message_not_found", format!("message {message_id} is not in the log"))
+    })
+}
+
+/// One message from the log.
+#[utoipa::path(get, path = "/sessions/{id}/messages/{message_id}", tag = "messages",
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("message_id" = String, Path, description = "Gateway or WhatsApp id")),
+    responses(
+        (status = 200, description = "The message", body = MessageView),
+        (status = 404, description = "No such session or message", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path((id, message_id)): Path<(String, String)>,
+) -> ApiResult<Json<MessageView>> {
+    let id = parse_id(&id)?;
+    Ok(Json(find(&state, id.as_str(), &message_id).await?.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "msg_0192f0c46b557d1e9b8e3f1a2c4d5e6f", "status": "read", "error": null,
+    "steps": {"queued": "2026-11-30T12:00:00Z", "sent": "2026-11-30T12:00:01Z", "delivered": "2026-11-30T12:00:02Z",
+        "read": "2026-11-30T12:00:09Z", "played": null, "failed": null}}))]
+pub struct StatusView {
+    pub id: String,
+    pub status: String,
+    pub error: Option<String>,
+    /// When each step happened; null for steps not (yet) reached.
+    #[schema(value_type = Object)]
+    pub steps: Value,
+}
+
+/// A message's delivery steps with their times.
+#[utoipa::path(get, path = "/sessions/{id}/messages/{message_id}/status", tag = "messages",
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("message_id" = String, Path, description = "Gateway or WhatsApp id")),
+    responses(
+        (status = 200, description = "Status and step times", body = StatusView),
+        (status = 404, description = "No such session or message", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn status(
+    State(state): State<AppState>,
+    Path((id, message_id)): Path<(String, String)>,
+) -> ApiResult<Json<StatusView>> {
+    let id = parse_id(&id)?;
+    let l = find(&state, id.as_str(), &message_id).await?;
+    let steps = json!({"queued": l.created_at, "sent": l.sent_at, "delivered": l.delivered_at,
+        "read": l.read_at, "played": l.played_at, "failed": l.failed_at});
+    Ok(Json(StatusView { id: l.message_id, status: l.status, error: l.error, steps }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"text": "Your order has shipped (tracking: 1Z999)"}))]
+pub struct EditRequest {
+    pub text: String,
+}
+
+/// The engine of the session, connected, or 409.
+fn engine(state: &AppState, session: &str) -> ApiResult<std::sync::Arc<dyn crate::engine::Engine>> {
+    state.sessions.connected_engine(session).map_err(|e| match e {
+        crate::sessions::SessionError::NotRunning(_) | crate::sessions::SessionError::WrongStatus { .. } => {
+            Error::conflict("session_not_connected", format!("session {session} is not connected"))
+        }
+        other => other.into(),
+    })
+}
+
+fn sent_by_us(l: &MessageLog) -> ApiResult<(Jid, MessageId)> {
+    if l.direction != "outgoing"
+        || l.wa_message_id.is_none()
+        || matches!(l.status.as_str(), "queued" | "failed")
+    {
+        return Err(Error::conflict("message_not_sent", "only messages this account sent can be changed"));
+    }
+    let chat = Jid::parse(&l.chat_jid)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("stored chat {}: {e}", l.chat_jid)))?;
+    Ok((chat, MessageId(l.wa_message_id.clone().unwrap_or_default())))
+}
+
+/// Edit the text of a sent message (WhatsApp allows this for 15 minutes).
+#[utoipa::path(patch, path = "/sessions/{id}/messages/{message_id}", tag = "messages", request_body = EditRequest,
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("message_id" = String, Path, description = "Gateway or WhatsApp id")),
+    responses(
+        (status = 200, description = "Edited", body = MessageView),
+        (status = 404, description = "No such session or message", body = ErrorResponse),
+        (status = 409, description = "Not sent by this account yet, or the session is not connected", body = ErrorResponse),
+        (status = 422, description = "Empty text", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn edit(
+    State(state): State<AppState>,
+    Path((id, message_id)): Path<(String, String)>,
+    Json(body): Json<EditRequest>,
+) -> ApiResult<Json<MessageView>> {
+    let id = parse_id(&id)?;
+    if body.text.trim().is_empty() || body.text.chars().count() > crate::messages::request::MAX_TEXT {
+        return Err(Error::validation("invalid text", json!({"text": ["1 to 65536 characters, not blank"]})));
+    }
+    let log = find(&state, id.as_str(), &message_id).await?;
+    let (chat, wa_id) = sent_by_us(&log)?;
+    engine(&state, id.as_str())?.edit(&chat, &wa_id, &body.text).await?;
+    state.sessions.hub().publish(
+        id.as_str(),
+        "message.edited",
+        json!({"id": log.message_id, "wa_id": wa_id, "text": body.text}),
+    );
+    Ok(Json(log.into()))
+}
+
+/// Delete a sent message for everyone.
+#[utoipa::path(delete, path = "/sessions/{id}/messages/{message_id}", tag = "messages",
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("message_id" = String, Path, description = "Gateway or WhatsApp id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such session or message", body = ErrorResponse),
+        (status = 409, description = "Not sent by this account yet, or the session is not connected", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path((id, message_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id)?;
+    let log = find(&state, id.as_str(), &message_id).await?;
+    let (chat, wa_id) = sent_by_us(&log)?;
+    engine(&state, id.as_str())?.revoke(&chat, &wa_id).await?;
+    state.sessions.hub().publish(
+        id.as_str(),
+        "message.revoked",
+        json!({"id": log.message_id, "wa_id": wa_id}),
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"chat": "491709876543", "message_ids": ["3EB0A1B2C3D4E5F60718"]}))]
+pub struct ReadRequest {
+    pub chat: String,
+    /// WhatsApp ids of received messages (1–100).
+    pub message_ids: Vec<String>,
+    /// In groups: the author of the messages.
+    pub sender: Option<String>,
+}
+
+/// Mark received messages as read (blue ticks for the sender).
+#[utoipa::path(post, path = "/sessions/{id}/messages/read", tag = "messages", request_body = ReadRequest,
+    params(("id" = String, Path, description = "Session id", example = "sales")),
+    responses(
+        (status = 204, description = "Marked read"),
+        (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse),
+        (status = 422, description = "Invalid chat, sender or ids", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn mark_read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<ReadRequest>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id)?;
+    let mut problems = serde_json::Map::new();
+    let chat =
+        Jid::parse(&body.chat).map_err(|e| problems.insert("chat".into(), json!([format!("chat {e}")]))).ok();
+    let sender = match body.sender.as_deref().map(Jid::parse) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            problems.insert("sender".into(), json!([format!("sender {e}")]));
+            None
+        }
+        None => None,
+    };
+    if body.message_ids.is_empty()
+        || body.message_ids.len() > 100
+        || body.message_ids.iter().any(|m| m.is_empty() || m.len() > 128)
+    {
+        problems.insert("message_ids".into(), json!(["1 to 100 message ids"]));
+    }
+    let Some(chat) = chat.filter(|_| problems.is_empty()) else {
+        return Err(Error::validation("invalid read request", Value::Object(problems)));
+    };
+    if state.store.sessions.get(id.as_str()).await?.is_none() {
+        return Err(session_not_found(id.as_str()));
+    }
+    let ids: Vec<MessageId> = body.message_ids.into_iter().map(MessageId).collect();
+    engine(&state, id.as_str())?.mark_read(&chat, sender.as_ref(), &ids).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

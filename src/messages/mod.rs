@@ -1,0 +1,30 @@
+//! Messaging: the durable send pipeline, delivery-status tracking and the
+//! message log.
+//!
+//! A send request is validated into a [`SendJob`] (plain JSON, so it can
+//! wait in any queue backend), logged as `queued`, and queued on the
+//! `messages` queue in the lane of its chat (one chat's messages leave in
+//! order). The [`SendHandler`] paces each session, resolves media, sends
+//! through the session's engine with a WhatsApp id derived from the message
+//! id (a re-run after a crash is the same message to WhatsApp), and records
+//! `sent` or `failed`. Receipts and incoming messages arrive through the
+//! [`Tracker`], which moves statuses forward only.
+//!
+//! Layout: `request.rs` the API body and its validation; `job.rs` the queued
+//! form and its conversion to the engine's message; `send.rs` the handler;
+//! `pacing.rs` per-session rate limits; `tracker.rs` receipts and incoming
+//! messages; `ids.rs` message ids.
+
+pub mod ids;
+pub mod job;
+pub mod pacing;
+pub mod request;
+pub mod send;
+pub mod tracker;
+
+pub use job::{Draft, SendJob};
+pub use send::SendHandler;
+pub use tracker::Tracker;
+
+/// The queue sends run on.
+pub const QUEUE: &str = "messages";

@@ -1,0 +1,178 @@
+//! The `messages` queue handler: one attempt at sending one message.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use rand::Rng;
+
+use super::job::{ResolvedMedia, SendJob};
+use super::pacing::{PaceSettings, Pacer};
+use super::tracker::status_event;
+use crate::config::MessagesConfig;
+use crate::engine::EngineError;
+use crate::net::{FetchError, Outbound};
+use crate::queue::{ClaimedJob, Handler, Outcome};
+use crate::sessions::{EventHub, SessionError, SessionManager};
+use crate::store::Store;
+use crate::wa::ChatState;
+
+/// Pacing waits up to this long inside the job; longer waits re-queue it.
+const MAX_PACING_SLEEP: Duration = Duration::from_secs(1);
+
+pub struct SendHandler {
+    pub store: Store,
+    pub sessions: SessionManager,
+    pub hub: EventHub,
+    pub pacer: Arc<Pacer>,
+    pub outbound: Outbound,
+    pub config: MessagesConfig,
+}
+
+/// Why an attempt did not send.
+enum Failure {
+    /// Worth another attempt later.
+    Transient(String),
+    /// Never going to work: the message fails now.
+    Permanent(String),
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::NotConnected
+            | EngineError::ConnectFailed(_)
+            | EngineError::Timeout
+            | EngineError::Internal(_) => Failure::Transient(e.to_string()),
+            _ => Failure::Permanent(e.to_string()),
+        }
+    }
+}
+
+impl SendHandler {
+    async fn fail(&self, job: &SendJob, reason: &str) {
+        match self.store.message_logs.mark_failed(&job.session_id, &job.message_id, reason).await {
+            Ok(Some(log)) => self.hub.publish(&job.session_id, "message.status", status_event(&log)),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(message_id = %job.message_id, error = %e, "could not record a failed message")
+            }
+        }
+        metrics::counter!("wag_messages_total", "result" => "failed").increment(1);
+    }
+
+    async fn resolve_media(&self, job: &SendJob) -> Result<Option<ResolvedMedia>, Failure> {
+        let Some(source) = job.draft.media() else { return Ok(None) };
+        let (data, fetched_type, fetched_name) = match (&source.base64, &source.url) {
+            (Some(b64), _) => {
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|_| Failure::Permanent("media.base64 is not valid base64".into()))?;
+                (data, None, None)
+            }
+            (None, Some(url)) => {
+                let fetched =
+                    self.outbound.fetch(url, self.config.max_media_bytes).await.map_err(|e| match e {
+                        e @ FetchError::Network(_) | e @ FetchError::Status(_) if e.is_transient() => {
+                            Failure::Transient(format!("downloading the media: {e}"))
+                        }
+                        e => Failure::Permanent(format!("downloading the media: {e}")),
+                    })?;
+                (fetched.bytes, fetched.content_type, fetched.file_name)
+            }
+            (None, None) => return Err(Failure::Permanent("the media has no source".into())),
+        };
+        let mime_type =
+            source.mime_type.clone().or(fetched_type).ok_or_else(|| {
+                Failure::Permanent("the media type is unknown: give media.mime_type".into())
+            })?;
+        Ok(Some(ResolvedMedia {
+            data: data.into(),
+            mime_type,
+            file_name: source.file_name.clone().or(fetched_name),
+        }))
+    }
+
+    async fn attempt(&self, job: &SendJob, claimed: &ClaimedJob) -> Result<Option<Duration>, Failure> {
+        // A repeat attempt first checks whether an earlier one got through.
+        if claimed.attempt > 1
+            && let Ok(Some(log)) = self.store.message_logs.get(&job.session_id, &job.message_id).await
+            && log.status != "queued"
+        {
+            return Ok(None);
+        }
+        let handle = self.sessions.handle(&job.session_id);
+        let engine = match self.sessions.connected_engine(&job.session_id) {
+            Ok(engine) => engine,
+            Err(SessionError::NotRunning(_) | SessionError::WrongStatus { .. }) => {
+                if handle.is_none() && matches!(self.store.sessions.get(&job.session_id).await, Ok(None)) {
+                    return Err(Failure::Permanent("the session was deleted".into()));
+                }
+                return Err(Failure::Transient("the session is not connected".into()));
+            }
+            Err(e) => return Err(Failure::Transient(e.to_string())),
+        };
+        let metadata = handle.map(|h| h.metadata.clone()).unwrap_or_default();
+        let pace = PaceSettings::for_session(&self.config, &metadata);
+        let wait = self.pacer.acquire(&job.session_id, pace, Instant::now());
+        if wait > MAX_PACING_SLEEP {
+            self.pacer.refund(&job.session_id);
+            return Ok(Some(wait));
+        }
+        let jitter = if pace.enabled && self.config.pacing_jitter_ms > 0 {
+            Duration::from_millis(rand::rng().random_range(0..=self.config.pacing_jitter_ms))
+        } else {
+            Duration::ZERO
+        };
+        tokio::time::sleep(wait + jitter).await;
+
+        let media = self.resolve_media(job).await?;
+        let (chat, message) = job.to_outgoing(media).map_err(Failure::Permanent)?;
+        if self.config.typing_ms > 0 && job.draft.kind() == "text" {
+            // Best effort: a failed typing indicator must not stop the message.
+            let _ = engine.set_chat_state(&chat, ChatState::Composing).await;
+            tokio::time::sleep(Duration::from_millis(self.config.typing_ms)).await;
+            let _ = engine.set_chat_state(&chat, ChatState::Paused).await;
+        }
+        let started = Instant::now();
+        let sent = engine.send(&chat, &message).await?;
+        metrics::histogram!("wag_message_send_seconds").record(started.elapsed().as_secs_f64());
+        match self.store.message_logs.mark_sent(&job.session_id, &job.message_id, sent.id.as_str()).await {
+            Ok(Some(log)) => self.hub.publish(&job.session_id, "message.status", status_event(&log)),
+            Ok(None) => {}
+            // Sent but not recorded: a retry would re-send the same id, which
+            // WhatsApp treats as the same message; better than losing the status.
+            Err(e) => return Err(Failure::Transient(format!("sent, but recording it failed: {e}"))),
+        }
+        metrics::counter!("wag_messages_total", "result" => "sent").increment(1);
+        Ok(None)
+    }
+}
+
+#[async_trait]
+impl Handler for SendHandler {
+    async fn handle(&self, claimed: &ClaimedJob) -> Outcome {
+        let job: SendJob = match serde_json::from_value(claimed.payload.clone()) {
+            Ok(job) => job,
+            Err(e) => return Outcome::dead(format!("unreadable job payload: {e}")),
+        };
+        let span = tracing::info_span!("send", message_id = %job.message_id, session = %job.session_id,
+            request_id = job.request_id.as_deref().unwrap_or(""), attempt = claimed.attempt);
+        let _guard = span.enter();
+        match self.attempt(&job, claimed).await {
+            Ok(None) => Outcome::Done,
+            Ok(Some(wait)) => Outcome::Defer { after: wait },
+            Err(Failure::Permanent(reason)) => {
+                self.fail(&job, &reason).await;
+                Outcome::dead(reason)
+            }
+            Err(Failure::Transient(reason)) if claimed.attempt >= claimed.max_attempts => {
+                let reason = format!("{reason} (gave up after {} attempts)", claimed.attempt);
+                self.fail(&job, &reason).await;
+                Outcome::dead(reason)
+            }
+            Err(Failure::Transient(reason)) => Outcome::retry(reason),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Messaging end to end on the sandbox: the send pipeline, delivery
+//! statuses, idempotency, media, pacing and the message log.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+#[path = "../sessions/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+mod log;
+mod media;
+mod send;
