@@ -32,7 +32,7 @@ async fn incoming_messages_are_logged_and_pages_are_stable() {
             Some(c) => format!("/sessions/s/messages?limit=2&cursor={c}"),
             None => "/sessions/s/messages?limit=2".to_owned(),
         };
-        let page: Value = app.authed(Method::GET, &url).send().await.unwrap().json().await.unwrap();
+        let page: Value = get_json(&app, &url).await;
         seen.extend(
             page["data"].as_array().unwrap().iter().map(|m| m["preview"].as_str().unwrap().to_owned()),
         );
@@ -46,23 +46,9 @@ async fn incoming_messages_are_logged_and_pages_are_stable() {
         ["reply", "hello 4", "hello 3", "hello 2", "hello 1", "hello 0"],
         "newest first, each once"
     );
-    let chat: Value = app
-        .authed(Method::GET, "/sessions/s/messages?chat=491708000100")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let chat: Value = get_json(&app, "/sessions/s/messages?chat=491708000100").await;
     assert_eq!(chat["data"].as_array().unwrap().len(), 2, "both directions of one chat");
-    let incoming: Value = app
-        .authed(Method::GET, "/sessions/s/messages?direction=incoming&status=received")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let incoming: Value = get_json(&app, "/sessions/s/messages?direction=incoming&status=received").await;
     assert_eq!(incoming["data"].as_array().unwrap().len(), 5);
     app.stop().await.unwrap();
 }
@@ -115,8 +101,7 @@ async fn pacing_spaces_one_sessions_sends_without_blocking_another() {
     let span = (sent_at[9] - sent_at[0]).num_milliseconds();
     // 2 at once, then 8 more at 4/s: at least ~2 s from first to last.
     assert!(span >= 1_800, "10 sends took only {span} ms");
-    let session: Value =
-        app.authed(Method::GET, "/sessions/bulk").send().await.unwrap().json().await.unwrap();
+    let session: Value = get_json(&app, "/sessions/bulk").await;
     assert_eq!(session["queued_messages"], 0);
     app.stop().await.unwrap();
 }
@@ -124,14 +109,7 @@ async fn pacing_spaces_one_sessions_sends_without_blocking_another() {
 async fn wait_message_past(app: &TestApp, session: &str, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let body: Value = app
-            .authed(Method::GET, &format!("/sessions/{session}/messages/{id}/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = get_json(app, &format!("/sessions/{session}/messages/{id}/status")).await;
         if body["steps"]["sent"].is_string() {
             return body;
         }

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 
 use axum::routing::get;
 use base64::Engine as _;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -26,14 +25,7 @@ async fn file_server() -> SocketAddr {
 }
 
 async fn received_media(app: &TestApp, session: &str) -> Value {
-    let got: Value = app
-        .authed(Method::GET, &format!("/sessions/{session}/messages?direction=incoming"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(app, &format!("/sessions/{session}/messages?direction=incoming")).await;
     got["data"][0].clone()
 }
 

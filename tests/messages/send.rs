@@ -58,14 +58,7 @@ async fn queued_sent_delivered_read(backend: Backend) {
     let delivered = wait_message(&app, "alice", &id, "delivered").await;
     let wa_id = msg["wa_id"].as_str().unwrap();
     // Bob got it, and it is in his log as received.
-    let bobs: Value = app
-        .authed(Method::GET, "/sessions/bob/messages?direction=incoming")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bobs: Value = get_json(&app, "/sessions/bob/messages?direction=incoming").await;
     assert_eq!(bobs["data"][0]["id"], wa_id);
     assert_eq!(bobs["data"][0]["status"], "received");
     assert_eq!(bobs["data"][0]["preview"], "hello bob");
@@ -160,8 +153,7 @@ async fn the_same_idempotency_key_sends_once() {
     assert_error(res, 400, "invalid_idempotency_key").await;
 
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let got: Value =
-        app.authed(Method::GET, "/sessions/b/messages").send().await.unwrap().json().await.unwrap();
+    let got: Value = get_json(&app, "/sessions/b/messages").await;
     assert_eq!(got["data"].as_array().unwrap().len(), 1, "bob received exactly one message: {got}");
     app.stop().await.unwrap();
 }
@@ -251,14 +243,7 @@ async fn accepted_while_offline_sent_once_connected_and_failures_have_reasons() 
     let failed = wait_message(&app, "s", bad["id"].as_str().unwrap(), "failed").await;
     assert!(failed["error"].as_str().unwrap().contains("not on WhatsApp"), "{failed}");
     assert!(failed["steps"]["failed"].is_string());
-    let listed: Value = app
-        .authed(Method::GET, "/sessions/s/messages?status=failed")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = get_json(&app, "/sessions/s/messages?status=failed").await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
     app.stop().await.unwrap();
 }

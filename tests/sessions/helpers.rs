@@ -12,6 +12,11 @@ use crate::support::TestApp;
 pub const FAST: &str = "[sessions]\nreconnect_base_ms = 100\nreconnect_max_ms = 2000\nreconnect_jitter = 0.2\n\
 reconnect_max_attempts = 0\nbreaker_threshold = 50\n[sandbox]\ndelivered_after_ms = 20\nread_after_ms = 60\n";
 
+/// GET with the API key, as JSON.
+pub async fn get_json(app: &TestApp, path: &str) -> Value {
+    app.authed(Method::GET, path).send().await.unwrap().json().await.unwrap()
+}
+
 pub async fn get(app: &TestApp, id: &str) -> Value {
     let res = app.authed(Method::GET, &format!("/sessions/{id}")).send().await.unwrap();
     assert!(res.status().is_success(), "GET /sessions/{id}: {}", res.status());

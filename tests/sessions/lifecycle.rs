@@ -34,8 +34,7 @@ async fn walk(backend: Backend) {
     assert_eq!(res.headers()["content-type"], "image/png");
     assert_eq!(res.headers()["cache-control"], "no-store");
     let from_png = decode_png_qr(&res.bytes().await.unwrap());
-    let json: Value =
-        app.authed(Method::GET, "/sessions/walk/qr?format=json").send().await.unwrap().json().await.unwrap();
+    let json: Value = get_json(&app, "/sessions/walk/qr?format=json").await;
     assert_eq!(json["qr"], from_png.as_str());
     assert!(
         from_png.starts_with("2@") && from_png.split(',').count() == 4,
