@@ -146,6 +146,7 @@ fn start_messaging(state: &AppState) {
     let config = &state.config;
     let handler = messages::SendHandler {
         store: state.store.clone(),
+        writer: state.log_writer.clone(),
         sessions: state.sessions.clone(),
         hub: state.sessions.hub().clone(),
         pacer: state.pacer.clone(),

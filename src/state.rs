@@ -9,8 +9,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use crate::config::Config;
 use crate::engine::sandbox::{SandboxFactory, SandboxNetwork};
 use crate::http::auth::ApiKey;
-use crate::messages::Tracker;
 use crate::messages::pacing::Pacer;
+use crate::messages::{LogWriter, Tracker};
 use crate::net::Outbound;
 use crate::queue::{self, Persistence, Queue};
 use crate::sessions::{EventHub, SessionManager};
@@ -36,6 +36,8 @@ pub struct AppState {
     /// Outbound HTTP behind the SSRF guard.
     pub outbound: Outbound,
     pub pacer: Arc<Pacer>,
+    /// Group-committed writes of the message log and send queue.
+    pub log_writer: LogWriter,
     pub started_at: Instant,
 }
 
@@ -89,8 +91,12 @@ impl AppState {
         }
         let sandbox = config.sandbox.enabled.then(|| SandboxNetwork::new(config.sandbox.clone()));
         let hub = EventHub::new(EVENT_BUFFER);
-        let tracker =
-            Tracker { store: store.clone(), hub: hub.clone(), preview_chars: config.messages.preview_chars };
+        let log_writer = LogWriter::spawn(store.clone(), queue.clone(), hub.clone());
+        let tracker = Tracker {
+            writer: log_writer.clone(),
+            hub: hub.clone(),
+            preview_chars: config.messages.preview_chars,
+        };
         let mut sessions = SessionManager::new(store.clone(), hub, config.sessions.clone())
             .with_message_sink(Arc::new(tracker));
         if let Some(network) = &sandbox {
@@ -106,6 +112,7 @@ impl AppState {
             sandbox,
             outbound,
             pacer: Arc::new(Pacer::default()),
+            log_writer,
             api_key: ApiKey::new(&config.auth.api_key),
             metrics_token: ApiKey::new(&config.metrics.token),
             config: Arc::new(config),

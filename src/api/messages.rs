@@ -234,20 +234,19 @@ pub async fn send(
         request_id,
         sender_jid: None,
     };
-    // The row first, so the job can never run before its row exists; a
-    // crash between the two leaves a queued row the client was never told about.
-    state.store.message_logs.insert_ignore(&log).await?;
+    // One group commit writes the row, then the job: the job can never run
+    // before its row exists. A crash between the two leaves a queued row the
+    // client was never told about (no 202 was sent).
     let payload = serde_json::to_value(&job).map_err(|e| Error::Internal(e.into()))?;
     let lane = format!("{session}|{}", job.chat);
     let new_job =
         NewJob::new(QUEUE, lane, payload).id(message_id.clone()).ordered().max_attempts(config.max_attempts);
-    if let Err(e) = state.queue.enqueue(new_job).await {
-        tracing::error!(error = %e, message_id, "could not queue a message");
-        let _ = state.store.message_logs.mark_failed(session, &message_id, "the queue was unavailable").await;
+    if let Err(e) = state.log_writer.accept(log.clone(), new_job).await {
+        tracing::error!(error = %e, message_id, "could not accept a message");
         return Err(Error::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "queue_unavailable",
-            "the message queue is unavailable; retry later",
+            "the message could not be stored or queued; retry later",
         ));
     }
     metrics::counter!("wag_messages_total", "result" => "queued").increment(1);

@@ -13,7 +13,7 @@
 //! Layout: `request.rs` the API body and its validation; `job.rs` the queued
 //! form and its conversion to the engine's message; `send.rs` the handler;
 //! `pacing.rs` per-session rate limits; `tracker.rs` receipts and incoming
-//! messages; `ids.rs` message ids.
+//! messages; `writer.rs` group commit of log rows and jobs; `ids.rs` message ids.
 
 pub mod ids;
 pub mod job;
@@ -21,10 +21,12 @@ pub mod pacing;
 pub mod request;
 pub mod send;
 pub mod tracker;
+pub mod writer;
 
 pub use job::{Draft, SendJob};
 pub use send::SendHandler;
 pub use tracker::Tracker;
+pub use writer::LogWriter;
 
 /// The queue sends run on.
 pub const QUEUE: &str = "messages";

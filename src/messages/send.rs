@@ -23,6 +23,7 @@ const MAX_PACING_SLEEP: Duration = Duration::from_secs(1);
 
 pub struct SendHandler {
     pub store: Store,
+    pub writer: super::writer::LogWriter,
     pub sessions: SessionManager,
     pub hub: EventHub,
     pub pacer: Arc<Pacer>,
@@ -138,7 +139,7 @@ impl SendHandler {
         let started = Instant::now();
         let sent = engine.send(&chat, &message).await?;
         metrics::histogram!("wag_message_send_seconds").record(started.elapsed().as_secs_f64());
-        match self.store.message_logs.mark_sent(&job.session_id, &job.message_id, sent.id.as_str()).await {
+        match self.writer.mark_sent(&job.session_id, &job.message_id, sent.id.as_str()).await {
             Ok(Some(log)) => self.hub.publish(&job.session_id, "message.status", status_event(&log)),
             Ok(None) => {}
             // Sent but not recorded: a retry would re-send the same id, which

@@ -4,11 +4,11 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use crate::sessions::{EventHub, MessageSink};
-use crate::store::{Direction, MessageLog, NewMessageLog, Store};
+use crate::store::{Direction, MessageLog, NewMessageLog};
 use crate::wa::{Ack, IncomingBody, IncomingMessage, Receipt};
 
 pub struct Tracker {
-    pub store: Store,
+    pub writer: super::writer::LogWriter,
     pub hub: EventHub,
     pub preview_chars: usize,
 }
@@ -59,41 +59,18 @@ impl MessageSink for Tracker {
             request_id: None,
             sender_jid: (m.sender != m.chat).then(|| m.sender.to_string()),
         };
-        if let Err(e) = self.store.message_logs.insert_ignore(&new).await {
-            tracing::warn!(session = session_id, error = %e, "could not log an incoming message");
-        }
+        self.writer.incoming(new).await;
         metrics::counter!("wag_messages_received_total").increment(1);
         self.hub.publish(session_id, "message.received", serde_json::to_value(m).unwrap_or_default());
     }
 
     async fn receipt(&self, session_id: &str, r: &Receipt) {
-        let step = match r.ack {
-            Ack::Delivered => "delivered",
-            Ack::Read => "read",
-            Ack::Played => "played",
-            Ack::Sent => return,
-        };
-        let mut unmatched = Vec::new();
-        for id in &r.ids {
-            match self.store.message_logs.advance(session_id, id.as_str(), step).await {
-                Ok(Some(log)) => {
-                    metrics::counter!("wag_message_receipts_total", "status" => step).increment(1);
-                    self.hub.publish(session_id, "message.status", status_event(&log));
-                }
-                Ok(None) => match self.store.message_logs.find_by_wa_id(session_id, id.as_str()).await {
-                    Ok(Some(_)) => {} // known, and already as far or further: a late receipt
-                    Ok(None) => unmatched.push(id.clone()),
-                    Err(e) => {
-                        tracing::warn!(session = session_id, error = %e, "could not look up a receipt's message")
-                    }
-                },
-                Err(e) => tracing::warn!(session = session_id, error = %e, "could not apply a receipt"),
-            }
+        if r.ack == Ack::Sent {
+            return;
         }
-        if !unmatched.is_empty() {
-            // Messages the gateway did not send (e.g. from the phone): pass the receipt on as is.
-            let raw = Receipt { ids: unmatched, ..r.clone() };
-            self.hub.publish(session_id, "message.ack", serde_json::to_value(raw).unwrap_or_default());
+        // One item per id: each message's row moves on its own.
+        for id in &r.ids {
+            self.writer.receipt(session_id, Receipt { ids: vec![id.clone()], ..r.clone() }).await;
         }
     }
 }

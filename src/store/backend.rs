@@ -52,6 +52,43 @@ macro_rules! delivery_cols {
     };
 }
 
+const INSERT_LOG_IGNORE: &str = "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
+     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) ON CONFLICT (session_id, message_id) DO NOTHING";
+
+const MARK_SENT: &str = concat!(
+    "UPDATE message_logs SET status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END, \
+     wa_message_id = $3, sent_at = COALESCE(sent_at, $4), error = NULL, updated_at = $4 \
+     WHERE session_id = $1 AND message_id = $2 AND status <> 'failed' RETURNING ",
+    log_cols!()
+);
+
+/// One static statement per receipt step: the allowed previous states make
+/// the update forward-only without a read first.
+fn advance_sql(step: &str) -> Option<&'static str> {
+    Some(match step {
+        "delivered" => concat!(
+            "UPDATE message_logs SET status = 'delivered', delivered_at = COALESCE(delivered_at, $3), updated_at = $3 \
+             WHERE session_id = $1 AND wa_message_id = $2 AND direction = 'outgoing' \
+             AND status IN ('queued', 'sent') RETURNING ",
+            log_cols!()
+        ),
+        "read" => concat!(
+            "UPDATE message_logs SET status = 'read', read_at = COALESCE(read_at, $3), updated_at = $3 \
+             WHERE session_id = $1 AND wa_message_id = $2 AND direction = 'outgoing' \
+             AND status IN ('queued', 'sent', 'delivered') RETURNING ",
+            log_cols!()
+        ),
+        "played" => concat!(
+            "UPDATE message_logs SET status = 'played', played_at = COALESCE(played_at, $3), updated_at = $3 \
+             WHERE session_id = $1 AND wa_message_id = $2 AND direction = 'outgoing' \
+             AND status IN ('queued', 'sent', 'delivered', 'read') RETURNING ",
+            log_cols!()
+        ),
+        _ => return None,
+    })
+}
+
 macro_rules! impl_repos {
     ($db:ty) => {
         #[async_trait]
@@ -279,25 +316,20 @@ macro_rules! impl_repos {
             }
 
             async fn insert_ignore(&self, new: &NewMessageLog) -> StoreResult<bool> {
-                let done = sqlx::query::<$db>(
-                    "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
-                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) \
-                     ON CONFLICT (session_id, message_id) DO NOTHING",
-                )
-                .bind(&new.session_id)
-                .bind(new.direction.as_str())
-                .bind(&new.message_id)
-                .bind(new.wa_message_id.as_deref())
-                .bind(&new.chat_jid)
-                .bind(&new.message_type)
-                .bind(new.content_preview.as_deref())
-                .bind(&new.status)
-                .bind(new.request_id.as_deref())
-                .bind(Utc::now())
-                .bind(new.sender_jid.as_deref())
-                .execute(&self.pool)
-                .await?;
+                let done = sqlx::query::<$db>(INSERT_LOG_IGNORE)
+                    .bind(&new.session_id)
+                    .bind(new.direction.as_str())
+                    .bind(&new.message_id)
+                    .bind(new.wa_message_id.as_deref())
+                    .bind(&new.chat_jid)
+                    .bind(&new.message_type)
+                    .bind(new.content_preview.as_deref())
+                    .bind(&new.status)
+                    .bind(new.request_id.as_deref())
+                    .bind(Utc::now())
+                    .bind(new.sender_jid.as_deref())
+                    .execute(&self.pool)
+                    .await?;
                 Ok(done.rows_affected() > 0)
             }
 
@@ -307,13 +339,7 @@ macro_rules! impl_repos {
                 message_id: &str,
                 wa_message_id: &str,
             ) -> StoreResult<Option<MessageLog>> {
-                let sql = concat!(
-                    "UPDATE message_logs SET status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END, \
-                     wa_message_id = $3, sent_at = COALESCE(sent_at, $4), error = NULL, updated_at = $4 \
-                     WHERE session_id = $1 AND message_id = $2 AND status <> 'failed' RETURNING ",
-                    log_cols!()
-                );
-                Ok(sqlx::query_as::<$db, MessageLog>(sql)
+                Ok(sqlx::query_as::<$db, MessageLog>(MARK_SENT)
                     .bind(session_id)
                     .bind(message_id)
                     .bind(wa_message_id)
@@ -338,23 +364,7 @@ macro_rules! impl_repos {
             }
 
             async fn advance(&self, session_id: &str, wa_message_id: &str, step: &str) -> StoreResult<Option<MessageLog>> {
-                // One static statement per step: the allowed previous states
-                // make the update forward-only without a read first.
-                let sql = match step {
-                    "delivered" => concat!(
-                        "UPDATE message_logs SET status = 'delivered', delivered_at = COALESCE(delivered_at, $3), updated_at = $3 \
-                         WHERE session_id = $1 AND wa_message_id = $2 AND direction = 'outgoing' \
-                         AND status IN ('queued', 'sent') RETURNING ", log_cols!()),
-                    "read" => concat!(
-                        "UPDATE message_logs SET status = 'read', read_at = COALESCE(read_at, $3), updated_at = $3 \
-                         WHERE session_id = $1 AND wa_message_id = $2 AND direction = 'outgoing' \
-                         AND status IN ('queued', 'sent', 'delivered') RETURNING ", log_cols!()),
-                    "played" => concat!(
-                        "UPDATE message_logs SET status = 'played', played_at = COALESCE(played_at, $3), updated_at = $3 \
-                         WHERE session_id = $1 AND wa_message_id = $2 AND direction = 'outgoing' \
-                         AND status IN ('queued', 'sent', 'delivered', 'read') RETURNING ", log_cols!()),
-                    _ => return Ok(None),
-                };
+                let Some(sql) = advance_sql(step) else { return Ok(None) };
                 Ok(sqlx::query_as::<$db, MessageLog>(sql)
                     .bind(session_id)
                     .bind(wa_message_id)
@@ -454,6 +464,70 @@ macro_rules! impl_repos {
                 }
                 q.push(" ORDER BY id DESC LIMIT ").push_bind(page.sql_limit());
                 Ok(q.build_query_as::<MessageLog>().fetch_all(&self.pool).await?)
+            }
+
+            async fn insert_many_ignore(&self, rows: &[NewMessageLog]) -> StoreResult<()> {
+                let now = Utc::now();
+                let mut tx = self.pool.begin().await?;
+                for new in rows {
+                    sqlx::query::<$db>(INSERT_LOG_IGNORE)
+                        .bind(&new.session_id)
+                        .bind(new.direction.as_str())
+                        .bind(&new.message_id)
+                        .bind(new.wa_message_id.as_deref())
+                        .bind(&new.chat_jid)
+                        .bind(&new.message_type)
+                        .bind(new.content_preview.as_deref())
+                        .bind(&new.status)
+                        .bind(new.request_id.as_deref())
+                        .bind(now)
+                        .bind(new.sender_jid.as_deref())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn mark_sent_many(&self, rows: &[(String, String, String)]) -> StoreResult<Vec<Option<MessageLog>>> {
+                let now = Utc::now();
+                let mut tx = self.pool.begin().await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for (session_id, message_id, wa_id) in rows {
+                    out.push(
+                        sqlx::query_as::<$db, MessageLog>(MARK_SENT)
+                            .bind(session_id)
+                            .bind(message_id)
+                            .bind(wa_id)
+                            .bind(now)
+                            .fetch_optional(&mut *tx)
+                            .await?,
+                    );
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn advance_many(&self, rows: &[(String, String, &'static str)]) -> StoreResult<Vec<Option<MessageLog>>> {
+                let now = Utc::now();
+                let mut tx = self.pool.begin().await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for (session_id, wa_id, step) in rows {
+                    let Some(sql) = advance_sql(step) else {
+                        out.push(None);
+                        continue;
+                    };
+                    out.push(
+                        sqlx::query_as::<$db, MessageLog>(sql)
+                            .bind(session_id)
+                            .bind(wa_id)
+                            .bind(now)
+                            .fetch_optional(&mut *tx)
+                            .await?,
+                    );
+                }
+                tx.commit().await?;
+                Ok(out)
             }
 
             async fn count_queued(&self, session_id: &str) -> StoreResult<i64> {

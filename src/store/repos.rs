@@ -105,6 +105,17 @@ pub trait MessageLogRepo: Send + Sync {
         wa_message_id: &str,
         step: &str,
     ) -> StoreResult<Option<MessageLog>>;
+    /// Batched forms for group commit: one transaction for many rows.
+    /// `insert_ignore` for each row.
+    async fn insert_many_ignore(&self, rows: &[NewMessageLog]) -> StoreResult<()>;
+    /// `mark_sent` for each `(session_id, message_id, wa_message_id)`.
+    async fn mark_sent_many(&self, rows: &[(String, String, String)])
+    -> StoreResult<Vec<Option<MessageLog>>>;
+    /// `advance` for each `(session_id, wa_message_id, step)`.
+    async fn advance_many(
+        &self,
+        rows: &[(String, String, &'static str)],
+    ) -> StoreResult<Vec<Option<MessageLog>>>;
     /// Outgoing messages of a session waiting to be sent.
     async fn count_queued(&self, session_id: &str) -> StoreResult<i64>;
     /// Retention: removes logs created before `cutoff`, returns how many.

@@ -1,0 +1,193 @@
+//! Messaging throughput over the real HTTP API with the sandbox engine:
+//! accepted sends per second with p50/p99 latency, next to a trivial route
+//! (`GET /health/live`) of the same binary in the same run, and end-to-end
+//! messages per second until every message is `delivered`. Pacing is off.
+//!
+//! ```sh
+//! cargo bench --bench messaging                    # SQLite, then PostgreSQL + Redis; 5,000 messages
+//! cargo bench --bench messaging -- postgres 20000  # one setup, 20,000 messages
+//! ```
+//!
+//! PostgreSQL and Redis come from `WAG_TEST_DATABASE_URL` / `WAG_TEST_REDIS_URL`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use figment::providers::{Format, Toml};
+use serde_json::json;
+use sqlx::Connection;
+use tokio::net::TcpListener;
+use wa_gateway::store::Pool;
+use wa_gateway::{AppState, Config};
+
+const KEY: &str = "bench-api-key-0123456789abcdefghijklmnop";
+const CLIENTS: usize = 32;
+
+fn config(data_dir: &str, db_url: &str, redis_url: &str) -> Config {
+    let toml = format!(
+        "[auth]\napi_key = \"{KEY}\"\n[storage]\ndata_dir = \"{data_dir}\"\n[database]\nurl = \"{db_url}\"\nmax_connections = 16\n\
+         [redis]\nurl = \"{redis_url}\"\nkey_prefix = \"wagbench{}\"\n[messages]\npacing_enabled = false\nconcurrency = 64\n\
+         [sandbox]\ndelivered_after_ms = 0\nread_after_ms = 0\n[queue]\npoll_interval_ms = 10\nbatch = 64\n[log]\nlevel = \"warn\"\n",
+        uuid::Uuid::now_v7().simple()
+    );
+    Config::from_figment(Config::defaults().merge(Toml::string(&toml))).expect("bench config")
+}
+
+/// Runs `n` requests from `CLIENTS` concurrent clients; returns (elapsed, sorted latencies).
+async fn load<F, Fut>(n: usize, make: F) -> (Duration, Vec<Duration>)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let make = Arc::new(make);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let (make, next) = (make.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return lat;
+                }
+                let t = Instant::now();
+                make(i).await;
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    (started.elapsed(), all)
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+async fn delivered(pool: &Pool) -> i64 {
+    let sql =
+        "SELECT COUNT(*) FROM message_logs WHERE direction = 'outgoing' AND status IN ('delivered', 'read')";
+    match pool {
+        Pool::Sqlite(p) => sqlx::query_as::<_, (i64,)>(sql).fetch_one(p).await.unwrap().0,
+        Pool::Postgres(p) => sqlx::query_as::<_, (i64,)>(sql).fetch_one(p).await.unwrap().0,
+    }
+}
+
+async fn bench(setup: &str, n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let mut drop_db = None;
+    let (db_url, redis_url) = match setup {
+        "postgres" => {
+            let admin = std::env::var("WAG_TEST_DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let redis =
+                std::env::var("WAG_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+            let name = format!("wag_bench_{}", uuid::Uuid::now_v7().simple());
+            let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await else {
+                println!("postgres: not reachable, skipped");
+                return;
+            };
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+            drop_db = Some((admin, name));
+            (url, redis)
+        }
+        _ => (format!("sqlite://{data_dir}/bench.db"), String::new()),
+    };
+    let state = AppState::build(config(&data_dir, &db_url, &redis_url)).await.unwrap();
+    let pool = state.store.pool().clone();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(wa_gateway::serve(state.clone(), listener, async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build().unwrap();
+    let post = |path: &str, body: serde_json::Value| {
+        client.post(format!("{base}{path}")).header("x-api-key", KEY).json(&body).send()
+    };
+    post("/sessions", json!({"id": "bench"})).await.unwrap();
+    while state.sessions.qr("bench").is_err() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let linked = post("/sandbox/sessions/bench/link", json!({"phone": "491700000001"})).await.unwrap();
+    assert!(linked.status().is_success());
+
+    // The trivial route first, same clients and concurrency.
+    let (c, b) = (client.clone(), base.clone());
+    let (t_took, t_lat) = load(n, move |_| {
+        let (c, b) = (c.clone(), b.clone());
+        async move {
+            let res = c.get(format!("{b}/health/live")).send().await.unwrap();
+            assert!(res.status().is_success());
+        }
+    })
+    .await;
+
+    let (c, b) = (client.clone(), base.clone());
+    let started = Instant::now();
+    let (s_took, s_lat) = load(n, move |i| {
+        let (c, b) = (c.clone(), b.clone());
+        async move {
+            let body = json!({"to": format!("49171{:07}", i % 1000), "text": format!("bench {i}")});
+            let res = c
+                .post(format!("{b}/sessions/bench/message"))
+                .header("x-api-key", KEY)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 202);
+        }
+    })
+    .await;
+    while (delivered(&pool).await as usize) < n {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let e2e = started.elapsed();
+
+    let trivial = n as f64 / t_took.as_secs_f64();
+    let sends = n as f64 / s_took.as_secs_f64();
+    println!(
+        "{setup:>8}: {n} messages, {CLIENTS} clients | trivial route {trivial:>7.0} req/s (p50 {:.2} ms, p99 {:.2} ms) | \
+         accepted sends {sends:>6.0} req/s (p50 {:.2} ms, p99 {:.2} ms) = {:.0} % | end-to-end to delivered {:>6.0} msg/s ({:.1} s)",
+        pct(&t_lat, 0.5),
+        pct(&t_lat, 0.99),
+        pct(&s_lat, 0.5),
+        pct(&s_lat, 0.99),
+        sends / trivial * 100.0,
+        n as f64 / e2e.as_secs_f64(),
+        e2e.as_secs_f64(),
+    );
+    let _ = stop.send(());
+    let _ = server.await;
+    if let Some((admin, name)) = drop_db {
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        let sql = format!("DROP DATABASE {name} WITH (FORCE)");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let setups = match args.first().map(String::as_str) {
+        Some(k @ ("postgres" | "sqlite")) => vec![k.to_owned()],
+        _ => vec!["sqlite".to_owned(), "postgres".to_owned()],
+    };
+    let n = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5000);
+    for setup in setups {
+        bench(&setup, n).await;
+    }
+}

@@ -1,0 +1,206 @@
+//! Group commit for the message log and the send queue.
+//!
+//! Under load, one commit per message is what limits throughput (SQLite has
+//! one writer; PostgreSQL pays a round trip and a WAL flush per commit).
+//! Each kind of write goes through a [`Batcher`]: callers hand in an item
+//! and await its result; one task takes everything waiting (up to
+//! `MAX_BATCH`) and writes it in one transaction. An idle system still
+//! writes at once (a batch of one), so latency does not grow; a busy one
+//! writes in large batches.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::tracker::status_event;
+use crate::queue::{NewJob, Queue};
+use crate::sessions::EventHub;
+use crate::store::{MessageLog, NewMessageLog, Store};
+use crate::wa::Receipt;
+
+const MAX_BATCH: usize = 256;
+const CHANNEL: usize = 8192;
+
+type Item<T, R> = (T, Option<oneshot::Sender<R>>);
+
+/// Collects items from many callers and processes them in batches.
+pub struct Batcher<T, R> {
+    tx: mpsc::Sender<Item<T, R>>,
+}
+
+impl<T, R> Clone for Batcher<T, R> {
+    fn clone(&self) -> Self {
+        Self { tx: self.tx.clone() }
+    }
+}
+
+impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+    /// `f` gets a batch and returns one result per item, in order.
+    pub fn spawn<F, Fut>(name: &'static str, f: F) -> Self
+    where
+        F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Vec<R>> + Send,
+    {
+        let (tx, mut rx) = mpsc::channel::<Item<T, R>>(CHANNEL);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let (items, acks): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
+                metrics::histogram!("wag_write_batch_size", "kind" => name).record(items.len() as f64);
+                let results = f(items).await;
+                for (ack, result) in acks.into_iter().zip(results) {
+                    if let Some(ack) = ack {
+                        let _ = ack.send(result);
+                    }
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Processes `item` and returns its result; None if the batcher is gone.
+    pub async fn call(&self, item: T) -> Option<R> {
+        let (ack, result) = oneshot::channel();
+        self.tx.send((item, Some(ack))).await.ok()?;
+        result.await.ok()
+    }
+
+    /// Queues `item` without waiting for its result (waits only while the
+    /// batcher is full: back-pressure).
+    pub async fn submit(&self, item: T) {
+        let _ = self.tx.send((item, None)).await;
+    }
+}
+
+/// The message log's batched writes.
+#[derive(Clone)]
+pub struct LogWriter {
+    accept: Batcher<(NewMessageLog, NewJob), Result<(), String>>,
+    sent: Batcher<(String, String, String), Result<Option<MessageLog>, String>>,
+    receipts: Batcher<(String, Receipt), ()>,
+    incoming: Batcher<NewMessageLog, ()>,
+}
+
+impl LogWriter {
+    pub fn spawn(store: Store, queue: Queue, hub: EventHub) -> Self {
+        let (s, q) = (store.clone(), queue);
+        let accept = Batcher::spawn("accept", move |items: Vec<(NewMessageLog, NewJob)>| {
+            let (s, q) = (s.clone(), q.clone());
+            async move {
+                let n = items.len();
+                let (logs, jobs): (Vec<_>, Vec<_>) = items.into_iter().unzip();
+                // The rows first: a job must never run before its row exists.
+                if let Err(e) = s.message_logs.insert_many_ignore(&logs).await {
+                    return vec![Err(e.to_string()); n];
+                }
+                match q.enqueue_many(jobs).await {
+                    Ok(_) => vec![Ok(()); n],
+                    Err(e) => {
+                        for log in &logs {
+                            let _ = s
+                                .message_logs
+                                .mark_failed(&log.session_id, &log.message_id, "the queue was unavailable")
+                                .await;
+                        }
+                        vec![Err(e.to_string()); n]
+                    }
+                }
+            }
+        });
+        let s = store.clone();
+        let sent = Batcher::spawn("sent", move |items: Vec<(String, String, String)>| {
+            let s = s.clone();
+            async move {
+                let n = items.len();
+                match s.message_logs.mark_sent_many(&items).await {
+                    Ok(rows) => rows.into_iter().map(Ok).collect(),
+                    Err(e) => vec![Err(e.to_string()); n],
+                }
+            }
+        });
+        let (s, h) = (store.clone(), hub);
+        let receipts = Batcher::spawn("receipts", move |items: Vec<(String, Receipt)>| {
+            let (s, h) = (s.clone(), h.clone());
+            async move { apply_receipts(&s, &h, items).await }
+        });
+        let s = store;
+        let incoming = Batcher::spawn("incoming", move |items: Vec<NewMessageLog>| {
+            let s = s.clone();
+            async move {
+                if let Err(e) = s.message_logs.insert_many_ignore(&items).await {
+                    tracing::warn!(error = %e, count = items.len(), "could not log incoming messages");
+                }
+                vec![(); items.len()]
+            }
+        });
+        Self { accept, sent, receipts, incoming }
+    }
+
+    /// Writes the message's row and queues its job; Ok once both are durable.
+    pub async fn accept(&self, log: NewMessageLog, job: NewJob) -> Result<(), String> {
+        self.accept.call((log, job)).await.unwrap_or_else(|| Err("the log writer stopped".into()))
+    }
+
+    pub async fn mark_sent(
+        &self,
+        session: &str,
+        message_id: &str,
+        wa_id: &str,
+    ) -> Result<Option<MessageLog>, String> {
+        let item = (session.to_owned(), message_id.to_owned(), wa_id.to_owned());
+        self.sent.call(item).await.unwrap_or_else(|| Err("the log writer stopped".into()))
+    }
+
+    /// Applies a receipt (one id) in the background; events follow.
+    pub async fn receipt(&self, session: &str, receipt: Receipt) {
+        self.receipts.submit((session.to_owned(), receipt)).await;
+    }
+
+    pub async fn incoming(&self, log: NewMessageLog) {
+        self.incoming.submit(log).await;
+    }
+}
+
+async fn apply_receipts(store: &Store, hub: &EventHub, items: Vec<(String, Receipt)>) -> Vec<()> {
+    let n = items.len();
+    let rows: Vec<(String, String, &'static str)> = items
+        .iter()
+        .map(|(session, r)| {
+            let step = match r.ack {
+                crate::wa::Ack::Delivered => "delivered",
+                crate::wa::Ack::Read => "read",
+                crate::wa::Ack::Played => "played",
+                crate::wa::Ack::Sent => "sent",
+            };
+            (session.clone(), r.ids.first().map(|i| i.as_str().to_owned()).unwrap_or_default(), step)
+        })
+        .collect();
+    let results = match store.message_logs.advance_many(&rows).await {
+        Ok(results) => results,
+        Err(e) => {
+            tracing::warn!(error = %e, count = n, "could not apply receipts");
+            return vec![(); n];
+        }
+    };
+    for ((session, receipt), (row, result)) in items.into_iter().zip(rows.iter().zip(results)) {
+        match result {
+            Some(log) => {
+                metrics::counter!("wag_message_receipts_total", "status" => row.2).increment(1);
+                hub.publish(&session, "message.status", status_event(&log));
+            }
+            None => match store.message_logs.find_by_wa_id(&session, &row.1).await {
+                Ok(Some(_)) => {} // known, and already as far or further: a late receipt
+                // A message the gateway did not send (e.g. from the phone): pass the receipt on.
+                Ok(None) => {
+                    hub.publish(&session, "message.ack", serde_json::to_value(receipt).unwrap_or_default())
+                }
+                Err(e) => tracing::warn!(session, error = %e, "could not look up a receipt's message"),
+            },
+        }
+    }
+    vec![(); n]
+}
+
+/// Shared so handlers, the tracker and the API use the same batchers.
+pub type SharedWriter = Arc<LogWriter>;
