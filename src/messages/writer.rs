@@ -113,8 +113,12 @@ impl LogWriter {
             let s = s.clone();
             async move {
                 let n = items.len();
-                match s.message_logs.mark_sent_many(&items).await {
-                    Ok(rows) => rows.into_iter().map(Ok).collect(),
+                // Rows in (session, WhatsApp id) order, like receipts: two
+                // batches touching the same rows lock them in the same order.
+                let order = sorted_by(&items, |(session, _, wa)| (session.clone(), wa.clone()));
+                let sorted: Vec<_> = order.iter().map(|&i| items[i].clone()).collect();
+                match retry(|| s.message_logs.mark_sent_many(&sorted)).await {
+                    Ok(rows) => unsort(rows, &order).into_iter().map(Ok).collect(),
                     Err(e) => vec![Err(e.to_string()); n],
                 }
             }
@@ -176,8 +180,10 @@ async fn apply_receipts(store: &Store, hub: &EventHub, items: Vec<(String, Recei
             (session.clone(), r.ids.first().map(|i| i.as_str().to_owned()).unwrap_or_default(), step)
         })
         .collect();
-    let results = match store.message_logs.advance_many(&rows).await {
-        Ok(results) => results,
+    let order = sorted_by(&rows, |(session, wa, _)| (session.clone(), wa.clone()));
+    let sorted: Vec<_> = order.iter().map(|&i| rows[i].clone()).collect();
+    let results = match retry(|| store.message_logs.advance_many(&sorted)).await {
+        Ok(results) => unsort(results, &order),
         Err(e) => {
             tracing::warn!(error = %e, count = n, "could not apply receipts");
             return vec![(); n];
@@ -200,6 +206,42 @@ async fn apply_receipts(store: &Store, hub: &EventHub, items: Vec<(String, Recei
         }
     }
     vec![(); n]
+}
+
+/// Indices of `items` sorted by `key`.
+fn sorted_by<T, K: Ord>(items: &[T], key: impl Fn(&T) -> K) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| key(&items[i]));
+    order
+}
+
+/// Puts results computed in `order` back in the callers' order.
+fn unsort<R: Default>(sorted: Vec<R>, order: &[usize]) -> Vec<R> {
+    let mut out: Vec<R> = std::iter::repeat_with(R::default).take(order.len()).collect();
+    for (result, &i) in sorted.into_iter().zip(order) {
+        out[i] = result;
+    }
+    out
+}
+
+/// A batch transaction can lose a deadlock or serialization race against
+/// another batch; it is safe to run again (every write is idempotent).
+async fn retry<R, F, Fut>(f: F) -> crate::store::StoreResult<R>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = crate::store::StoreResult<R>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match f().await {
+            Err(e) if attempt < 4 => {
+                tracing::warn!(error = %e, attempt, "batched write failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Shared so handlers, the tracker and the API use the same batchers.

@@ -184,3 +184,31 @@ async fn groups_and_injected_inbound_messages() {
     assert!(member.groups().await.unwrap().is_empty());
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_repeated_message_id_is_one_message_with_its_receipts_again() {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, FAST).await else { return };
+    let mut rx = app.state.sessions.hub().subscribe();
+    linked(&app, "x", "491707770001").await;
+    linked(&app, "y", "491707770002").await;
+    let x = app.state.sessions.connected_engine("x").unwrap();
+    let message = OutgoingMessage {
+        id: Some(MessageId("3EB0FEEDFACE00000001".into())),
+        ..OutgoingMessage::text("once")
+    };
+    let first = x.send(&jid("491707770002"), &message).await.unwrap();
+    let again = x.send(&jid("491707770002"), &message).await.unwrap();
+    assert_eq!((first.id.as_str(), again.id.as_str()), ("3EB0FEEDFACE00000001", "3EB0FEEDFACE00000001"));
+    let (mut received, mut delivered) = (0, 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    while let Ok(Ok(e)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        match (e.session_id.as_str(), e.event.as_str()) {
+            ("y", "message.received") => received += 1,
+            ("x", "message.ack") if e.data["ack"] == "delivered" => delivered += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(received, 1, "the recipient gets the message once");
+    assert_eq!(delivered, 2, "the sender gets the receipt for each attempt");
+    app.stop().await.unwrap();
+}

@@ -641,9 +641,9 @@ impl SandboxNetwork {
             let mut world = self.world();
             let (me, push_name) = Self::online(&world, session)?;
             // Like WhatsApp: the same id to the same chat is the same message.
-            if Self::slot(&mut world, session)?.sent.iter().any(|(s, c)| *s == sent.id && c == to) {
-                return Ok(sent);
-            }
+            // A repeat is not delivered again, but its receipts come again
+            // (the first ones may have been lost with the sender's process).
+            let repeat = Self::slot(&mut world, session)?.sent.iter().any(|(s, c)| *s == sent.id && c == to);
             let quoted = message.reply_to.clone();
             let incoming = |chat: Jid, recipient: &PhoneNumber| IncomingMessage {
                 id: sent.id.clone(),
@@ -684,17 +684,19 @@ impl SandboxNetwork {
                             continue; // blocked senders see "sent" and nothing more
                         }
                         if let Conn::Online { .. } = theirs.conn {
-                            out.push(
-                                &theirs.events,
-                                EngineEvent::Message(incoming(chat_for_them, &phone)),
-                                Duration::ZERO,
-                            );
+                            if !repeat {
+                                out.push(
+                                    &theirs.events,
+                                    EngineEvent::Message(incoming(chat_for_them, &phone)),
+                                    Duration::ZERO,
+                                );
+                            }
                             out.push(
                                 &my_events,
                                 receipt(receipt_chat, vec![sent.id.clone()], Ack::Delivered, phone.to_jid()),
                                 self.delivered_after(),
                             );
-                        } else {
+                        } else if !repeat {
                             if theirs.mailbox.len() >= MAILBOX_LIMIT {
                                 theirs.mailbox.pop_front();
                             }
@@ -722,10 +724,12 @@ impl SandboxNetwork {
                 }
             }
             let slot = Self::slot(&mut world, session)?;
-            if slot.sent.len() >= SENT_MEMORY {
-                slot.sent.pop_front();
+            if !repeat {
+                if slot.sent.len() >= SENT_MEMORY {
+                    slot.sent.pop_front();
+                }
+                slot.sent.push_back((sent.id.clone(), to.clone()));
             }
-            slot.sent.push_back((sent.id.clone(), to.clone()));
         }
         out.flush().await;
         Ok(sent)
