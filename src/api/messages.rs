@@ -170,7 +170,8 @@ pub async fn send(
     }
     let key = idempotency_key(&headers)?;
     let axum::Json(request) = axum::Json::<SendMessage>::from_bytes(&body)?;
-    if state.store.sessions.get(session).await?.is_none() {
+    // A running session exists; only others cost a lookup.
+    if state.sessions.handle(session).is_none() && state.store.sessions.get(session).await?.is_none() {
         return Err(session_not_found(session));
     }
     let config = &state.config.messages;

@@ -467,25 +467,31 @@ macro_rules! impl_repos {
             }
 
             async fn insert_many_ignore(&self, rows: &[NewMessageLog]) -> StoreResult<()> {
-                let now = Utc::now();
-                let mut tx = self.pool.begin().await?;
-                for new in rows {
-                    sqlx::query::<$db>(INSERT_LOG_IGNORE)
-                        .bind(&new.session_id)
-                        .bind(new.direction.as_str())
-                        .bind(&new.message_id)
-                        .bind(new.wa_message_id.as_deref())
-                        .bind(&new.chat_jid)
-                        .bind(&new.message_type)
-                        .bind(new.content_preview.as_deref())
-                        .bind(&new.status)
-                        .bind(new.request_id.as_deref())
-                        .bind(now)
-                        .bind(new.sender_jid.as_deref())
-                        .execute(&mut *tx)
-                        .await?;
+                if rows.is_empty() {
+                    return Ok(());
                 }
-                tx.commit().await?;
+                // One multi-row statement: one round trip and one commit for the batch.
+                let now = Utc::now();
+                let mut q = QueryBuilder::<$db>::new(
+                    "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
+                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid) ",
+                );
+                q.push_values(rows, |mut b, new| {
+                    b.push_bind(new.session_id.clone())
+                        .push_bind(new.direction.as_str())
+                        .push_bind(new.message_id.clone())
+                        .push_bind(new.wa_message_id.clone())
+                        .push_bind(new.chat_jid.clone())
+                        .push_bind(new.message_type.clone())
+                        .push_bind(new.content_preview.clone())
+                        .push_bind(new.status.clone())
+                        .push_bind(new.request_id.clone())
+                        .push_bind(now)
+                        .push_bind(now)
+                        .push_bind(new.sender_jid.clone());
+                });
+                q.push(" ON CONFLICT (session_id, message_id) DO NOTHING");
+                q.build().execute(&self.pool).await?;
                 Ok(())
             }
 

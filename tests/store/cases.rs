@@ -396,6 +396,30 @@ pub async fn message_status_only_moves_forward(store: Store) {
     new.wa_message_id = Some("3EB0AA".into());
     assert!(store.message_logs.insert_ignore(&new).await.unwrap());
     assert!(!store.message_logs.insert_ignore(&new).await.unwrap(), "a second insert is a no-op");
+    // The batched form skips existing rows and inserts the rest in one go.
+    let extra = log("s", "msg_9", "491700000001@s.whatsapp.net", Direction::Outgoing);
+    store.message_logs.insert_many_ignore(&[new.clone(), extra]).await.unwrap();
+    store.message_logs.insert_many_ignore(&[]).await.unwrap();
+    assert!(store.message_logs.get("s", "msg_9").await.unwrap().is_some());
+    assert_eq!(store.message_logs.count_queued("s").await.unwrap(), 2);
+    let marked = store
+        .message_logs
+        .mark_sent_many(&[
+            ("s".into(), "msg_9".into(), "3EB099".into()),
+            ("s".into(), "nope".into(), "x".into()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        marked.iter().map(|m| m.as_ref().map(|l| l.status.as_str())).collect::<Vec<_>>(),
+        [Some("sent"), None]
+    );
+    let advanced = store
+        .message_logs
+        .advance_many(&[("s".into(), "3EB099".into(), "read"), ("s".into(), "3EB099".into(), "delivered")])
+        .await
+        .unwrap();
+    assert!(advanced[0].is_some() && advanced[1].is_none(), "forward only within one batch too");
 
     // A receipt may beat the send's own bookkeeping: it still applies.
     let delivered = store.message_logs.advance("s", "3EB0AA", "delivered").await.unwrap().unwrap();
