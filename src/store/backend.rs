@@ -496,41 +496,69 @@ macro_rules! impl_repos {
             }
 
             async fn mark_sent_many(&self, rows: &[(String, String, String)]) -> StoreResult<Vec<Option<MessageLog>>> {
-                let now = Utc::now();
-                let mut tx = self.pool.begin().await?;
-                let mut out = Vec::with_capacity(rows.len());
-                for (session_id, message_id, wa_id) in rows {
-                    out.push(
-                        sqlx::query_as::<$db, MessageLog>(MARK_SENT)
-                            .bind(session_id)
-                            .bind(message_id)
-                            .bind(wa_id)
-                            .bind(now)
-                            .fetch_optional(&mut *tx)
-                            .await?,
-                    );
+                if rows.is_empty() {
+                    return Ok(Vec::new());
                 }
-                tx.commit().await?;
-                Ok(out)
+                // One multi-row UPDATE for the whole batch.
+                let now = Utc::now();
+                let mut q = QueryBuilder::<$db>::new("WITH v(v_session, v_message, v_wa) AS (");
+                q.push_values(rows, |mut b, (session, message, wa)| {
+                    b.push_bind(session.clone()).push_bind(message.clone()).push_bind(wa.clone());
+                });
+                q.push(") UPDATE message_logs SET status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END, \
+                        wa_message_id = v_wa, error = NULL, sent_at = COALESCE(sent_at, ")
+                    .push_bind(now)
+                    .push("), updated_at = ")
+                    .push_bind(now)
+                    .push(concat!(
+                        " FROM v WHERE session_id = v_session AND message_id = v_message AND status <> 'failed' RETURNING ",
+                        log_cols!()
+                    ));
+                let updated = q.build_query_as::<MessageLog>().fetch_all(&self.pool).await?;
+                let mut by_key: std::collections::HashMap<(String, String), MessageLog> =
+                    updated.into_iter().map(|l| ((l.session_id.clone(), l.message_id.clone()), l)).collect();
+                Ok(rows.iter().map(|(s, m, _)| by_key.remove(&(s.clone(), m.clone()))).collect())
             }
 
             async fn advance_many(&self, rows: &[(String, String, &'static str)]) -> StoreResult<Vec<Option<MessageLog>>> {
                 let now = Utc::now();
+                let mut out: Vec<Option<MessageLog>> = vec![None; rows.len()];
                 let mut tx = self.pool.begin().await?;
-                let mut out = Vec::with_capacity(rows.len());
-                for (session_id, wa_id, step) in rows {
-                    let Some(sql) = advance_sql(step) else {
-                        out.push(None);
+                // One multi-row UPDATE per step, in step order, so a batch
+                // holding "delivered" and "read" for one message ends at "read".
+                for step in ["delivered", "read", "played"] {
+                    let picked: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].2 == step).collect();
+                    if picked.is_empty() {
                         continue;
+                    }
+                    let (column, allowed) = match step {
+                        "delivered" => ("delivered_at", "('queued', 'sent')"),
+                        "read" => ("read_at", "('queued', 'sent', 'delivered')"),
+                        _ => ("played_at", "('queued', 'sent', 'delivered', 'read')"),
                     };
-                    out.push(
-                        sqlx::query_as::<$db, MessageLog>(sql)
-                            .bind(session_id)
-                            .bind(wa_id)
-                            .bind(now)
-                            .fetch_optional(&mut *tx)
-                            .await?,
-                    );
+                    let mut q = QueryBuilder::<$db>::new("WITH v(v_session, v_wa) AS (");
+                    q.push_values(&picked, |mut b, &i| {
+                        b.push_bind(rows[i].0.clone()).push_bind(rows[i].1.clone());
+                    });
+                    q.push(format!(") UPDATE message_logs SET status = '{step}', {column} = COALESCE({column}, "))
+                        .push_bind(now)
+                        .push("), updated_at = ")
+                        .push_bind(now)
+                        .push(format!(
+                            " FROM v WHERE session_id = v_session AND wa_message_id = v_wa AND direction = 'outgoing' \
+                             AND status IN {allowed} RETURNING "
+                        ))
+                        .push(log_cols!());
+                    let updated = q.build_query_as::<MessageLog>().fetch_all(&mut *tx).await?;
+                    let mut by_key: std::collections::HashMap<(String, String), MessageLog> = updated
+                        .into_iter()
+                        .filter_map(|l| Some(((l.session_id.clone(), l.wa_message_id.clone()?), l)))
+                        .collect();
+                    for i in picked {
+                        if let Some(l) = by_key.remove(&(rows[i].0.clone(), rows[i].1.clone())) {
+                            out[i] = Some(l);
+                        }
+                    }
                 }
                 tx.commit().await?;
                 Ok(out)

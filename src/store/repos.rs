@@ -111,7 +111,8 @@ pub trait MessageLogRepo: Send + Sync {
     /// `mark_sent` for each `(session_id, message_id, wa_message_id)`.
     async fn mark_sent_many(&self, rows: &[(String, String, String)])
     -> StoreResult<Vec<Option<MessageLog>>>;
-    /// `advance` for each `(session_id, wa_message_id, step)`.
+    /// `advance` for each `(session_id, wa_message_id, step)`, applied in
+    /// step order (delivered, read, played) whatever the order given.
     async fn advance_many(
         &self,
         rows: &[(String, String, &'static str)],

@@ -419,7 +419,12 @@ pub async fn message_status_only_moves_forward(store: Store) {
         .advance_many(&[("s".into(), "3EB099".into(), "read"), ("s".into(), "3EB099".into(), "delivered")])
         .await
         .unwrap();
-    assert!(advanced[0].is_some() && advanced[1].is_none(), "forward only within one batch too");
+    // Within a batch, steps apply in step order: delivered, then read.
+    assert_eq!(advanced[0].as_ref().unwrap().status, "read");
+    assert!(advanced[1].as_ref().unwrap().delivered_at.is_some());
+    let late = store.message_logs.advance_many(&[("s".into(), "3EB099".into(), "delivered")]).await.unwrap();
+    assert!(late[0].is_none(), "forward only across batches");
+    assert_eq!(store.message_logs.get("s", "msg_9").await.unwrap().unwrap().status, "read");
 
     // A receipt may beat the send's own bookkeeping: it still applies.
     let delivered = store.message_logs.advance("s", "3EB0AA", "delivered").await.unwrap().unwrap();
