@@ -10,6 +10,7 @@
 //! - `sessions`  the session registry, lifecycle, reconnection and restore;
 //! - `net`       outbound HTTP behind the SSRF guard;
 //! - `messages`  the send pipeline, delivery statuses and the message log;
+//! - `webhooks`  signed, durable, retried delivery of every event;
 //! - `shutdown`  the supervisor owning every background task;
 //! - `state`     `AppState`, handed to every handler;
 //! - `cli`       the `wa-gateway` command line.
@@ -36,6 +37,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod wa;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -90,6 +92,7 @@ pub async fn serve(
 
     start_sessions(&state);
     start_messaging(&state);
+    start_webhooks(&state)?;
 
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(token.clone().cancelled_owned());
@@ -182,4 +185,35 @@ fn start_messaging(state: &AppState) {
             }
         }
     });
+}
+
+/// The webhook dispatcher (events → deliveries) and the delivery worker.
+fn start_webhooks(state: &AppState) -> anyhow::Result<()> {
+    let config = &state.config;
+    let token = state.supervisor.token();
+    let dispatcher = webhooks::dispatch::Dispatcher {
+        store: state.store.clone(),
+        queue: state.queue.clone(),
+        config: config.webhooks.clone(),
+    };
+    state.supervisor.spawn("webhook-dispatcher", dispatcher.run(state.sessions.hub().clone(), token.clone()));
+    let handler = webhooks::deliver::DeliveryHandler {
+        store: state.store.clone(),
+        client: state.webhook_client.clone(),
+        config: config.webhooks.clone(),
+    };
+    let mut worker_config = config.queue.worker(webhooks::QUEUE, config.webhooks.concurrency);
+    worker_config.retry = queue::RetryPolicy {
+        schedule: config
+            .webhooks
+            .retry_schedule_secs
+            .iter()
+            .map(|s| std::time::Duration::from_secs(*s))
+            .collect(),
+        jitter: config.webhooks.retry_jitter,
+    };
+    let worker =
+        queue::Worker::new(state.queue.backend().clone(), worker_config, std::sync::Arc::new(handler));
+    state.supervisor.spawn("webhooks-worker", worker.run(token));
+    Ok(())
 }

@@ -36,6 +36,8 @@ pub struct AppState {
     /// Outbound HTTP behind the SSRF guard.
     pub outbound: Outbound,
     pub pacer: Arc<Pacer>,
+    /// Webhook receivers: the SSRF guard (unless `webhooks.allow_private_networks`), no redirects.
+    pub webhook_client: Outbound,
     /// Group-committed writes of the message log and send queue.
     pub log_writer: LogWriter,
     pub started_at: Instant,
@@ -107,7 +109,13 @@ impl AppState {
             config.outbound.max_redirects,
             config.outbound.allow_private_networks,
         )?;
+        let webhook_client = Outbound::new(
+            Duration::from_secs(config.webhooks.timeout_secs),
+            0,
+            config.webhooks.allow_private_networks,
+        )?;
         Ok(Self {
+            webhook_client,
             sessions,
             sandbox,
             outbound,

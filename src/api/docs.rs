@@ -7,7 +7,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, messages, metrics, pagination, sandbox, session_control, sessions};
+use super::{health, messages, metrics, pagination, sandbox, session_control, sessions, webhooks};
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
 
@@ -28,6 +28,8 @@ use crate::state::AppState;
         sandbox::link, sandbox::inbound, sandbox::fault,
         messages::send, messages::list, messages::get_one, messages::status, messages::edit, messages::revoke,
         messages::mark_read,
+        webhooks::create, webhooks::list, webhooks::get_one, webhooks::update, webhooks::remove,
+        webhooks::deliveries, webhooks::delivery, webhooks::retry, webhooks::replay,
     ),
     components(schemas(ErrorResponse, ErrorBody, sessions::SessionView, sessions::CreateSession,
         sessions::Engine, sessions::WebhookSpec, sessions::WebhookCreated, pagination::Paginated<sessions::SessionView>,
@@ -40,12 +42,15 @@ use crate::state::AppState;
         pagination::Paginated<messages::MessageView>,
         crate::messages::request::SendMessage, crate::messages::request::MessageType, crate::messages::request::MediaInput,
         crate::messages::request::LocationInput, crate::messages::request::ContactInput,
-        crate::messages::request::ReactionInput, crate::messages::request::PollInput)),
+        crate::messages::request::ReactionInput, crate::messages::request::PollInput,
+        webhooks::WebhookView, webhooks::WebhookUpdate, webhooks::DeliveryView, webhooks::AttemptView,
+        webhooks::ReplayRequest, webhooks::ReplayView, pagination::Paginated<webhooks::DeliveryView>)),
     modifiers(&Security),
     tags(
         (name = "health", description = "Liveness, readiness and summary; no API key needed"),
         (name = "sessions", description = "WhatsApp sessions (accounts) linked to the gateway"),
         (name = "messages", description = "Send messages (queued, durable, idempotent) and follow their delivery"),
+        (name = "webhooks", description = "Signed (Standard Webhooks), durable, retried event delivery"),
         (name = "sandbox", description = "The simulated WhatsApp network: play the phone, the contacts and the faults"),
     )
 )]

@@ -13,6 +13,7 @@ mod pagination;
 mod sandbox;
 mod session_control;
 mod sessions;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(session_control::router())
         .merge(sandbox::router())
         .merge(messages::router(state.config.messages.max_request_bytes))
+        .merge(webhooks::router())
         .route_layer(middleware::from_fn_with_state(state.api_key.clone(), auth::require_api_key));
     let public = Router::new().merge(health::router()).merge(metrics::router()).merge(docs::router());
 

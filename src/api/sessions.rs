@@ -184,7 +184,7 @@ pub async fn create(
     if !state.sessions.has_engine(engine) {
         return Err(SessionError::EngineUnavailable(engine.to_owned()).into());
     }
-    let hooks = validate_webhooks(body.webhooks)?;
+    let hooks = validate_webhooks(&state, body.webhooks)?;
     let id = match body.id {
         Some(id) => id.as_str().to_owned(),
         None => format!("ses_{}", uuid::Uuid::now_v7().simple()),
@@ -218,46 +218,18 @@ pub async fn create(
 const MAX_WEBHOOKS: usize = 10;
 
 /// Checks webhook specs up front so a session is never half created.
-fn validate_webhooks(specs: Vec<WebhookSpec>) -> ApiResult<Vec<NewWebhook>> {
+fn validate_webhooks(state: &AppState, specs: Vec<WebhookSpec>) -> ApiResult<Vec<NewWebhook>> {
     if specs.len() > MAX_WEBHOOKS {
         return Err(Error::validation(
             "too many webhooks",
             json!({ "webhooks": [format!("at most {MAX_WEBHOOKS}")] }),
         ));
     }
-    let mut out = Vec::with_capacity(specs.len());
-    for (i, spec) in specs.into_iter().enumerate() {
-        let field = |msg: &str| {
-            Error::validation(format!("webhooks[{i}]: {msg}"), json!({ format!("webhooks[{i}]"): [msg] }))
-        };
-        let url = url::Url::parse(&spec.url).map_err(|_| field("url is not a valid URL"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || spec.url.len() > 2048 {
-            return Err(field("url must be an http(s) URL with a host, at most 2048 characters"));
-        }
-        let events = spec.events.unwrap_or_else(|| vec!["*".to_owned()]);
-        if events.is_empty() || events.iter().any(|e| e.is_empty() || e.len() > 64) {
-            return Err(field("events must be a non-empty list of event names"));
-        }
-        let headers = spec.headers.unwrap_or_else(|| json!({}));
-        if !headers.as_object().is_some_and(|h| h.values().all(Value::is_string)) {
-            return Err(field("headers must be an object of strings"));
-        }
-        let secret = match spec.secret {
-            Some(s) if s.len() >= 24 => s,
-            Some(_) => return Err(field("secret must be at least 24 characters")),
-            None => new_secret(),
-        };
-        let id = format!("wh_{}", uuid::Uuid::now_v7().simple());
-        out.push(NewWebhook { id, session_id: String::new(), url: spec.url, events, secret, headers });
-    }
-    Ok(out)
-}
-
-/// A Standard Webhooks secret: `whsec_` + base64 of 32 random bytes.
-fn new_secret() -> String {
-    use base64::Engine as _;
-    let bytes: [u8; 32] = rand::random();
-    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+    specs
+        .into_iter()
+        .enumerate()
+        .map(|(i, spec)| super::webhooks::validate(state, &format!("webhooks[{i}]"), spec))
+        .collect()
 }
 
 /// List sessions, ordered by id.

@@ -51,6 +51,8 @@ pub struct Config {
     pub messages: MessagesConfig,
     #[validate(nested)]
     pub outbound: OutboundConfig,
+    #[validate(nested)]
+    pub webhooks: WebhooksConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Validate)]
@@ -176,7 +178,31 @@ pub struct MessagesConfig {
     pub typing_ms: u64,
 }
 
-/// Outbound HTTP (media URLs, webhooks).
+/// Webhook delivery.
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// A webhook receiving every session's events (empty: none).
+    pub url: String,
+    /// Its Standard Webhooks secret (`whsec_…`); required with `url`.
+    pub secret: Secret,
+    pub events: Vec<String>,
+    #[validate(range(min = 1, max = 120))]
+    pub timeout_secs: u64,
+    #[validate(length(min = 1, max = 50))]
+    pub retry_schedule_secs: Vec<u64>,
+    #[validate(range(min = 1, max = 100))]
+    pub max_attempts: u32,
+    #[validate(range(min = 0.0, max = 1.0))]
+    pub retry_jitter: f64,
+    #[validate(range(min = 1, max = 1024))]
+    pub concurrency: usize,
+    pub allow_private_networks: bool,
+    /// When not empty, receivers must be one of these hosts or their subdomains.
+    pub allowed_domains: Vec<String>,
+}
+
+/// Outbound HTTP (media URLs).
 #[derive(Debug, Clone, Deserialize, Serialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundConfig {

@@ -121,6 +121,19 @@ pub fn drain_within_shutdown(config: &Config) -> Result<(), ValidationError> {
     if config.queue.drain_timeout_secs >= config.shutdown.timeout_secs {
         return Err(error("drain", "queue.drain_timeout_secs must be smaller than shutdown.timeout_secs"));
     }
+    let hooks = &config.webhooks;
+    if !hooks.url.is_empty() {
+        let ok = url::Url::parse(&hooks.url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !ok {
+            return Err(error("webhook_url", "webhooks.url must be an http(s) URL"));
+        }
+        if crate::webhooks::signing::Secret::parse(hooks.secret.expose()).is_err() {
+            return Err(error(
+                "webhook_secret",
+                "webhooks.secret must be whsec_ followed by base64 when webhooks.url is set",
+            ));
+        }
+    }
     Ok(())
 }
 

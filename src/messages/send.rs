@@ -54,7 +54,12 @@ impl From<EngineError> for Failure {
 impl SendHandler {
     async fn fail(&self, job: &SendJob, reason: &str) {
         match self.store.message_logs.mark_failed(&job.session_id, &job.message_id, reason).await {
-            Ok(Some(log)) => self.hub.publish(&job.session_id, "message.status", status_event(&log)),
+            Ok(Some(log)) => self.hub.publish_with(
+                &job.session_id,
+                "message.status",
+                status_event(&log),
+                log.request_id.clone(),
+            ),
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(message_id = %job.message_id, error = %e, "could not record a failed message")
@@ -140,7 +145,12 @@ impl SendHandler {
         let sent = engine.send(&chat, &message).await?;
         metrics::histogram!("wag_message_send_seconds").record(started.elapsed().as_secs_f64());
         match self.writer.mark_sent(&job.session_id, &job.message_id, sent.id.as_str()).await {
-            Ok(Some(log)) => self.hub.publish(&job.session_id, "message.status", status_event(&log)),
+            Ok(Some(log)) => self.hub.publish_with(
+                &job.session_id,
+                "message.status",
+                status_event(&log),
+                log.request_id.clone(),
+            ),
             Ok(None) => {}
             // Sent but not recorded: a retry would re-send the same id, which
             // WhatsApp treats as the same message; better than losing the status.

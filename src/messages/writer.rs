@@ -193,7 +193,7 @@ async fn apply_receipts(store: &Store, hub: &EventHub, items: Vec<(String, Recei
         match result {
             Some(log) => {
                 metrics::counter!("wag_message_receipts_total", "status" => row.2).increment(1);
-                hub.publish(&session, "message.status", status_event(&log));
+                hub.publish_with(&session, "message.status", status_event(&log), log.request_id.clone());
             }
             None => match store.message_logs.find_by_wa_id(&session, &row.1).await {
                 Ok(Some(_)) => {} // known, and already as far or further: a late receipt

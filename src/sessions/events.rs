@@ -31,6 +31,8 @@ pub struct GatewayEvent {
     /// e.g. `session.status`, `session.qr`, `session.failed`, `message`, `message.ack`.
     pub event: String,
     pub timestamp: DateTime<Utc>,
+    /// The API request that caused it, when one did.
+    pub request_id: Option<String>,
     pub data: Value,
 }
 
@@ -45,11 +47,17 @@ impl EventHub {
     }
 
     pub fn publish(&self, session_id: &str, event: &str, data: Value) {
+        self.publish_with(session_id, event, data, None);
+    }
+
+    /// Publishes an event caused by the API request `request_id`.
+    pub fn publish_with(&self, session_id: &str, event: &str, data: Value, request_id: Option<String>) {
         let event = GatewayEvent {
             id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
             session_id: session_id.to_owned(),
             event: event.to_owned(),
             timestamp: Utc::now(),
+            request_id,
             data,
         };
         metrics::counter!("wag_events_published_total", "event" => event.event.clone()).increment(1);

@@ -700,6 +700,64 @@ macro_rules! impl_repos {
                     .await?)
             }
 
+            async fn add_attempt(&self, a: &NewWebhookAttempt) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, error, response_excerpt, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(a.delivery_id)
+                .bind(a.attempt)
+                .bind(a.status_code)
+                .bind(a.latency_ms)
+                .bind(a.error.as_deref())
+                .bind(a.response_excerpt.as_deref())
+                .bind(Utc::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn attempts(&self, delivery_id: i64) -> StoreResult<Vec<WebhookAttempt>> {
+                Ok(sqlx::query_as::<$db, WebhookAttempt>(
+                    "SELECT id, delivery_id, attempt, status_code, latency_ms, error, response_excerpt, created_at \
+                     FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id",
+                )
+                .bind(delivery_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn reset(&self, id: i64) -> StoreResult<bool> {
+                let done = sqlx::query::<$db>("UPDATE webhook_deliveries SET status = 'pending', updated_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(Utc::now())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn dead_between(
+                &self,
+                session_id: &str,
+                from: DateTime<Utc>,
+                to: DateTime<Utc>,
+                limit: i64,
+            ) -> StoreResult<Vec<i64>> {
+                Ok(sqlx::query_as::<$db, (i64,)>(
+                    "SELECT id FROM webhook_deliveries WHERE session_id = $1 AND status = 'dead' \
+                     AND created_at >= $2 AND created_at < $3 ORDER BY id LIMIT $4",
+                )
+                .bind(session_id)
+                .bind(from)
+                .bind(to)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| r.0)
+                .collect())
+            }
+
             async fn list(
                 &self,
                 filter: &DeliveryFilter,

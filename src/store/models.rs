@@ -256,3 +256,26 @@ pub struct Transition<'a> {
     pub event_type: &'a str,
     pub details: &'a Value,
 }
+
+/// One delivery attempt as recorded.
+#[derive(Debug, Clone, PartialEq, FromRow, Serialize)]
+pub struct WebhookAttempt {
+    pub id: i64,
+    pub delivery_id: i64,
+    pub attempt: i32,
+    pub status_code: Option<i32>,
+    pub latency_ms: i32,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWebhookAttempt {
+    pub delivery_id: i64,
+    pub attempt: i32,
+    pub status_code: Option<i32>,
+    pub latency_ms: i32,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+}

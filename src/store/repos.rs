@@ -145,6 +145,19 @@ pub trait WebhookDeliveryRepo: Send + Sync {
     ) -> StoreResult<Option<WebhookDelivery>>;
     /// Newest first.
     async fn list(&self, filter: &DeliveryFilter, page: &Page<i64>) -> StoreResult<Vec<WebhookDelivery>>;
+    async fn add_attempt(&self, attempt: &NewWebhookAttempt) -> StoreResult<()>;
+    /// Oldest first.
+    async fn attempts(&self, delivery_id: i64) -> StoreResult<Vec<WebhookAttempt>>;
+    /// Back to `pending` for a replay; false when the delivery does not exist.
+    async fn reset(&self, id: i64) -> StoreResult<bool>;
+    /// Ids of a session's dead deliveries created in `[from, to)`, oldest first.
+    async fn dead_between(
+        &self,
+        session_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<i64>>;
 }
 
 #[async_trait]

@@ -266,7 +266,14 @@ async fn lifecycle_errors_have_stable_codes() {
         .send()
         .await
         .unwrap();
-    assert_error(res, 422, "validation_failed").await;
+    assert_error(res, 422, "invalid_webhook_url").await;
+    let res = app
+        .authed(Method::POST, "/sessions")
+        .json(&json!({"start": false, "webhooks": [{"url": "http://169.254.169.254/latest"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 422, "webhook_url_forbidden").await;
     assert_eq!(app.state.store.sessions.list(&wa_gateway::store::Page::first(10)).await.unwrap().len(), 1);
     let made = create(
         &app,

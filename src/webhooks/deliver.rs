@@ -1,0 +1,198 @@
+//! The `webhooks` queue handler: one signed POST per attempt, every attempt
+//! recorded, `Retry-After` honoured, `410 Gone` unsubscribes.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
+
+use super::signing::sign_all;
+use crate::config::WebhooksConfig;
+use crate::net::Outbound;
+use crate::queue::{ClaimedJob, Handler, Outcome};
+use crate::store::{DeliveryAttempt, NewWebhookAttempt, Store, WebhookPatch};
+
+/// Response bytes kept with an attempt.
+const EXCERPT: usize = 512;
+/// `Retry-After` is honoured within these bounds.
+const RETRY_AFTER_MIN: Duration = Duration::from_secs(1);
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(3600);
+/// Headers a subscription may not override.
+const RESERVED: [&str; 5] = ["content-type", "webhook-id", "webhook-timestamp", "webhook-signature", "host"];
+
+pub struct DeliveryHandler {
+    pub store: Store,
+    /// No redirects; the SSRF guard unless private networks are allowed.
+    pub client: Outbound,
+    pub config: WebhooksConfig,
+}
+
+struct Answer {
+    status: Option<u16>,
+    error: Option<String>,
+    excerpt: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+impl DeliveryHandler {
+    async fn post(
+        &self,
+        url: &str,
+        secrets: &str,
+        id: &str,
+        body: Vec<u8>,
+        headers: &serde_json::Value,
+    ) -> Answer {
+        let fail = |e: String| Answer { status: None, error: Some(e), excerpt: None, retry_after: None };
+        let url = match self.client.check_url(url) {
+            Ok(url) => url,
+            Err(e) => return fail(e.to_string()),
+        };
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature = match sign_all(secrets, id, timestamp, &body) {
+            Ok(s) => s,
+            Err(e) => return fail(format!("signing: {e}")),
+        };
+        let mut req = self
+            .client
+            .client()
+            .post(url)
+            .timeout(Duration::from_secs(self.config.timeout_secs))
+            .header(CONTENT_TYPE, "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature);
+        if let Some(extra) = headers.as_object() {
+            for (k, v) in extra {
+                let (Ok(name), Some(Ok(value))) =
+                    (HeaderName::try_from(k.as_str()), v.as_str().map(HeaderValue::from_str))
+                else {
+                    continue;
+                };
+                if !RESERVED.contains(&name.as_str()) {
+                    req = req.header(name, value);
+                }
+            }
+        }
+        match req.body(body).send().await {
+            Ok(res) => {
+                let status = res.status().as_u16();
+                let retry_after = res
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs)
+                    .map(|d| d.clamp(RETRY_AFTER_MIN, RETRY_AFTER_MAX));
+                let bytes = res.bytes().await.unwrap_or_default();
+                let excerpt = String::from_utf8_lossy(&bytes[..bytes.len().min(EXCERPT)]).into_owned();
+                let error =
+                    (!(200..300).contains(&status)).then(|| format!("the receiver answered {status}"));
+                Answer {
+                    status: Some(status),
+                    error,
+                    excerpt: Some(excerpt).filter(|e| !e.is_empty()),
+                    retry_after,
+                }
+            }
+            Err(e) => {
+                let mut text = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    text.push_str(": ");
+                    text.push_str(&s.to_string());
+                    source = s.source();
+                }
+                fail(text)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Handler for DeliveryHandler {
+    async fn handle(&self, job: &ClaimedJob) -> Outcome {
+        let Some(id) = job.payload.get("delivery_id").and_then(serde_json::Value::as_i64) else {
+            return Outcome::dead("job without a delivery id");
+        };
+        let delivery = match self.store.deliveries.get(id).await {
+            Ok(Some(d)) => d,
+            Ok(None) => return Outcome::dead("the delivery no longer exists"),
+            Err(e) => return Outcome::retry(e.to_string()),
+        };
+        if delivery.status == "delivered" {
+            return Outcome::Done;
+        }
+        let (url, secrets, headers) = match &delivery.webhook_id {
+            Some(hook_id) => match self.store.webhooks.get(&delivery.session_id, hook_id).await {
+                Ok(Some(h)) if h.enabled => (h.url, h.secret, h.headers.0),
+                Ok(Some(_)) => return self.finish(id, job, None, "the webhook is disabled").await,
+                Ok(None) => return self.finish(id, job, None, "the webhook was deleted").await,
+                Err(e) => return Outcome::retry(e.to_string()),
+            },
+            None => (self.config.url.clone(), self.config.secret.expose().to_owned(), serde_json::json!({})),
+        };
+        let body = serde_json::to_vec(&delivery.payload.0).unwrap_or_default();
+        let started = Instant::now();
+        let answer = self.post(&url, &secrets, &delivery.event_id, body, &headers).await;
+        let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        metrics::histogram!("wag_webhook_delivery_seconds").record(started.elapsed().as_secs_f64());
+        let attempt = NewWebhookAttempt {
+            delivery_id: id,
+            attempt: i32::try_from(job.attempt).unwrap_or(i32::MAX),
+            status_code: answer.status.map(i32::from),
+            latency_ms,
+            error: answer.error.clone(),
+            response_excerpt: answer.excerpt.clone(),
+        };
+        if let Err(e) = self.store.deliveries.add_attempt(&attempt).await {
+            tracing::warn!(delivery = id, error = %e, "could not record a webhook attempt");
+        }
+        match (answer.status, answer.error) {
+            (Some(s), None) if (200..300).contains(&s) => {
+                self.record(id, "delivered", answer.status, None).await;
+                metrics::counter!("wag_webhook_deliveries_total", "result" => "delivered").increment(1);
+                Outcome::Done
+            }
+            (Some(410), _) => {
+                // The receiver says it is gone for good: stop sending to it.
+                if let Some(hook_id) = &delivery.webhook_id {
+                    let patch = WebhookPatch { enabled: Some(false), ..Default::default() };
+                    let _ = self.store.webhooks.update(&delivery.session_id, hook_id, &patch).await;
+                    tracing::warn!(webhook = %hook_id, "receiver answered 410 Gone; webhook disabled");
+                }
+                self.finish(id, job, answer.status, "the receiver answered 410 Gone; webhook disabled").await
+            }
+            (status, error) => {
+                let error = error.unwrap_or_else(|| "unknown error".into());
+                if job.attempt >= job.max_attempts {
+                    return self.finish(id, job, status, &error).await;
+                }
+                self.record(id, "failed", status, Some(&error)).await;
+                metrics::counter!("wag_webhook_deliveries_total", "result" => "retried").increment(1);
+                Outcome::Retry { error, after: answer.retry_after }
+            }
+        }
+    }
+}
+
+impl DeliveryHandler {
+    async fn record(&self, id: i64, status: &str, code: Option<u16>, error: Option<&str>) {
+        let attempt = DeliveryAttempt {
+            status: status.to_owned(),
+            status_code: code.map(i32::from),
+            error: error.map(str::to_owned),
+        };
+        if let Err(e) = self.store.deliveries.record_attempt(id, &attempt).await {
+            tracing::warn!(delivery = id, error = %e, "could not record a webhook delivery outcome");
+        }
+    }
+
+    /// Dead-letters the delivery.
+    async fn finish(&self, id: i64, job: &ClaimedJob, code: Option<u16>, error: &str) -> Outcome {
+        self.record(id, "dead", code, Some(error)).await;
+        metrics::counter!("wag_webhook_deliveries_total", "result" => "dead").increment(1);
+        tracing::warn!(delivery = id, attempt = job.attempt, error, "webhook delivery dead-lettered");
+        Outcome::dead(error)
+    }
+}

@@ -1,0 +1,13 @@
+//! Webhooks end to end: a real local receiver, signatures verified with an
+//! independent Standard Webhooks implementation, retries, dead letters,
+//! replays and the URL guard.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+#[path = "../sessions/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+mod delivery;
+mod receiver;
