@@ -277,14 +277,14 @@ async fn lifecycle_errors_have_stable_codes() {
     assert_eq!(app.state.store.sessions.list(&wa_gateway::store::Page::first(10)).await.unwrap().len(), 1);
     let made = create(
         &app,
-        json!({"start": false, "webhooks": [{"url": "https://example.com/hook", "events": ["message"]}]}),
+        json!({"start": false, "webhooks": [{"url": "https://example.com/hook", "events": ["message.received"]}]}),
     )
     .await;
     assert!(made["id"].as_str().unwrap().starts_with("ses_"));
     assert!(made["webhooks"][0]["secret"].as_str().unwrap().starts_with("whsec_"));
     let hooks = app.state.store.webhooks.list(made["id"].as_str().unwrap()).await.unwrap();
     assert_eq!(hooks.len(), 1);
-    assert_eq!(hooks[0].events.0, ["message"]);
+    assert_eq!(hooks[0].events.0, ["message.received"]);
     // Unauthenticated control calls are refused like every other route.
     let res = app
         .client
