@@ -1,0 +1,149 @@
+//! Webhook delivery throughput: events published inside the gateway until a
+//! local receiver has them all (signed, recorded, through the queue), next
+//! to a bare reqwest loop posting the same bodies to the same receiver with
+//! the same concurrency, in one run.
+//!
+//! ```sh
+//! cargo bench --bench webhooks                    # SQLite, then PostgreSQL + Redis; 5,000 events
+//! cargo bench --bench webhooks -- postgres 20000
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use figment::providers::{Format, Toml};
+use serde_json::json;
+use sqlx::Connection;
+use wa_gateway::store::NewSession;
+use wa_gateway::{AppState, Config};
+
+const CONCURRENCY: usize = 16;
+
+async fn receiver() -> (String, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let c = c.clone();
+            async move {
+                c.fetch_add(1, Ordering::Relaxed);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, count)
+}
+
+async fn bench(setup: &str, n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let mut drop_db = None;
+    let (db_url, redis_url) = match setup {
+        "postgres" => {
+            let admin = std::env::var("WAG_TEST_DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let redis = std::env::var("WAG_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+            let name = format!("wag_bench_{}", uuid::Uuid::now_v7().simple());
+            let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await else {
+                println!("postgres: not reachable, skipped");
+                return;
+            };
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+            drop_db = Some((admin, name));
+            (url, redis)
+        }
+        _ => (format!("sqlite://{data_dir}/bench.db"), String::new()),
+    };
+    let (url, count) = receiver().await;
+    let toml = format!(
+        "[storage]\ndata_dir = \"{data_dir}\"\n[database]\nurl = \"{db_url}\"\nmax_connections = 16\n[redis]\nurl = \"{redis_url}\"\n\
+         key_prefix = \"wagbench{}\"\n[webhooks]\nallow_private_networks = true\nconcurrency = {CONCURRENCY}\n\
+         [queue]\npoll_interval_ms = 10\nbatch = 64\n[log]\nlevel = \"warn\"\n",
+        uuid::Uuid::now_v7().simple()
+    );
+    let config = Config::from_figment(Config::defaults().merge(Toml::string(&toml))).unwrap();
+    let state = AppState::build(config).await.unwrap();
+
+    // The bare loop first: same receiver, same concurrency, a body of the same size.
+    let body = serde_json::to_vec(&json!({"id": "evt_x", "type": "message.status", "data": {"status": "read", "n": 0}})).unwrap();
+    let client = reqwest::Client::new();
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (client, url, body, next) = (client.clone(), url.clone(), body.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < n {
+                client.post(&url).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let bare = n as f64 / started.elapsed().as_secs_f64();
+    count.store(0, Ordering::Relaxed);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(wa_gateway::serve(state.clone(), listener, async move {
+        let _ = stopped.await;
+    }));
+    let session = NewSession { id: "bench".into(), engine: "sandbox".into(), metadata: json!({}) };
+    state.store.sessions.create(&session).await.unwrap();
+    let hook = wa_gateway::store::NewWebhook {
+        id: "wh_bench".into(),
+        session_id: "bench".into(),
+        url,
+        events: vec!["*".into()],
+        secret: wa_gateway::webhooks::signing::Secret::generate(),
+        headers: json!({}),
+    };
+    state.store.webhooks.create(&hook).await.unwrap();
+    let started = Instant::now();
+    for i in 0..n {
+        state.sessions.hub().publish("bench", "message.status", json!({"status": "read", "n": i}));
+        if i % 1024 == 1023 {
+            // The event stream buffers 16,384 events; let the dispatcher keep up.
+            tokio::task::yield_now().await;
+        }
+    }
+    while count.load(Ordering::Relaxed) < n {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if started.elapsed() > Duration::from_secs(600) {
+            println!("{setup}: only {} of {n} delivered after 10 min", count.load(Ordering::Relaxed));
+            break;
+        }
+    }
+    let gateway = count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "{setup:>8}: {n} events, {CONCURRENCY} in flight | bare reqwest loop {bare:>6.0} req/s | gateway deliveries {gateway:>6.0}/s = {:.0} %",
+        gateway / bare * 100.0
+    );
+    let _ = stop.send(());
+    let _ = server.await;
+    if let Some((admin, name)) = drop_db {
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        let sql = format!("DROP DATABASE {name} WITH (FORCE)");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let setups = match args.first().map(String::as_str) {
+        Some(k @ ("postgres" | "sqlite")) => vec![k.to_owned()],
+        _ => vec!["sqlite".to_owned(), "postgres".to_owned()],
+    };
+    let n = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5000);
+    for setup in setups {
+        bench(&setup, n).await;
+    }
+}
