@@ -47,13 +47,17 @@ async fn bench(setup: &str, n: usize) {
         "postgres" => {
             let admin = std::env::var("WAG_TEST_DATABASE_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let redis = std::env::var("WAG_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+            let redis =
+                std::env::var("WAG_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
             let name = format!("wag_bench_{}", uuid::Uuid::now_v7().simple());
             let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await else {
                 println!("postgres: not reachable, skipped");
                 return;
             };
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
             let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
             drop_db = Some((admin, name));
             (url, redis)
@@ -71,7 +75,10 @@ async fn bench(setup: &str, n: usize) {
     let state = AppState::build(config).await.unwrap();
 
     // The bare loop first: same receiver, same concurrency, a body of the same size.
-    let body = serde_json::to_vec(&json!({"id": "evt_x", "type": "message.status", "data": {"status": "read", "n": 0}})).unwrap();
+    let body = serde_json::to_vec(
+        &json!({"id": "evt_x", "type": "message.status", "data": {"status": "read", "n": 0}}),
+    )
+    .unwrap();
     let client = reqwest::Client::new();
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -80,7 +87,13 @@ async fn bench(setup: &str, n: usize) {
         let (client, url, body, next) = (client.clone(), url.clone(), body.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < n {
-                client.post(&url).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
+                client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
             }
         }));
     }
