@@ -32,8 +32,9 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn view(state: &AppState, id: &str) -> ApiResult<Json<SessionView>> {
+    let runtime = state.sessions.handle(id).map(|h| h.runtime());
     let session = state.store.sessions.get(id).await?.ok_or_else(|| session_not_found(id))?;
-    Ok(Json(SessionView::build(session, &state.sessions)))
+    Ok(Json(SessionView::with_runtime(session, runtime)))
 }
 
 /// Start (or resume) connecting. Idempotent: a running session is left as it is.

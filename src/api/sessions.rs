@@ -128,6 +128,12 @@ pub struct SessionView {
 impl SessionView {
     pub(crate) fn build(s: Session, manager: &SessionManager) -> Self {
         let runtime = manager.handle(&s.id).map(|h| h.runtime());
+        Self::with_runtime(s, runtime)
+    }
+
+    /// `runtime` read before `s`: the record is then at least as new as the
+    /// live status (transitions write the record first).
+    pub(crate) fn with_runtime(s: Session, runtime: Option<Runtime>) -> Self {
         Self {
             status: runtime.as_ref().map_or(s.status, |r| r.status.as_str().to_owned()),
             last_error: match &runtime {
@@ -259,9 +265,10 @@ pub async fn list(
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<SessionView>> {
     let id = parse_id(&id)?;
+    let runtime = state.sessions.handle(id.as_str()).map(|h| h.runtime());
     match state.store.sessions.get(id.as_str()).await? {
         Some(session) => {
-            let mut view = SessionView::build(session, &state.sessions);
+            let mut view = SessionView::with_runtime(session, runtime);
             view.queued_messages = Some(state.store.message_logs.count_queued(id.as_str()).await?);
             Ok(Json(view))
         }

@@ -145,13 +145,14 @@ impl SendHandler {
         let sent = engine.send(&chat, &message).await?;
         metrics::histogram!("wag_message_send_seconds").record(started.elapsed().as_secs_f64());
         match self.writer.mark_sent(&job.session_id, &job.message_id, sent.id.as_str()).await {
-            Ok(Some(log)) => self.hub.publish_with(
+            // A receipt that overtook the send already announced a later step.
+            Ok(Some(log)) if log.status == "sent" => self.hub.publish_with(
                 &job.session_id,
                 "message.status",
                 status_event(&log),
                 log.request_id.clone(),
             ),
-            Ok(None) => {}
+            Ok(_) => {}
             // Sent but not recorded: a retry would re-send the same id, which
             // WhatsApp treats as the same message; better than losing the status.
             Err(e) => return Err(Failure::Transient(format!("sent, but recording it failed: {e}"))),

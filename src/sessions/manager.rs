@@ -89,16 +89,10 @@ impl Inner {
     /// and the next transition writes the truth again.
     pub(super) async fn transition(&self, handle: &Handle, status: Status, reason: &str, extra: Value) {
         let _order = handle.transitions.lock().await;
-        let previous = handle.update(|rt| {
-            let previous = rt.status;
-            rt.status = status;
-            rt.last_activity_at = Some(Utc::now());
-            if status != Status::Qr {
-                rt.qr = None;
-            }
-            previous
-        });
-        let error = handle.runtime().last_error;
+        let (previous, error) = handle.update(|rt| (rt.status, rt.last_error.clone()));
+        // The record first, then the live status: whoever sees the new status
+        // (GET /sessions/{id} reads it first) finds its audit row and every
+        // write made before it.
         record(
             &self.store,
             &self.hub,
@@ -110,6 +104,13 @@ impl Inner {
             extra,
         )
         .await;
+        handle.update(|rt| {
+            rt.status = status;
+            rt.last_activity_at = Some(Utc::now());
+            if status != Status::Qr {
+                rt.qr = None;
+            }
+        });
     }
 }
 

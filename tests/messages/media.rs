@@ -25,7 +25,7 @@ async fn file_server() -> SocketAddr {
 }
 
 async fn received_media(app: &TestApp, session: &str) -> Value {
-    let got: Value = get_json(app, &format!("/sessions/{session}/messages?direction=incoming")).await;
+    let got = crate::send::wait_incoming(app, session, 1).await;
     got["data"][0].clone()
 }
 

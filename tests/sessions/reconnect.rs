@@ -119,7 +119,17 @@ async fn banned_and_replaced_sessions_do_not_retry() {
         linked(&app, id, phone).await;
         let before = app.state.sandbox.as_ref().unwrap().connect_attempts(id);
         fault(&app, id, json!({"kind": kind})).await;
-        let s = wait_status(&app, id, status).await;
+        wait_status(&app, id, status).await;
+        // The view joins the live status and the stored record, read one
+        // after the other: poll until the record caught up.
+        let mut s = get(&app, id).await;
+        for _ in 0..100 {
+            if s["desired_state"] == "stopped" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            s = get(&app, id).await;
+        }
         assert_eq!(s["desired_state"], "stopped");
         assert!(s["last_error"].is_string());
         tokio::time::sleep(Duration::from_millis(300)).await;
