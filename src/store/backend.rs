@@ -700,6 +700,65 @@ macro_rules! impl_repos {
                     .await?)
             }
 
+            async fn create_many(&self, rows: &[NewWebhookDelivery]) -> StoreResult<Vec<WebhookDelivery>> {
+                let sql = concat!(
+                    "INSERT INTO webhook_deliveries (session_id, webhook_id, webhook_url, event_id, event_type, \
+                     payload, status, attempts, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) RETURNING ",
+                    delivery_cols!()
+                );
+                let now = Utc::now();
+                let mut tx = self.pool.begin().await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for new in rows {
+                    out.push(
+                        sqlx::query_as::<$db, WebhookDelivery>(sql)
+                            .bind(&new.session_id)
+                            .bind(new.webhook_id.as_deref())
+                            .bind(&new.webhook_url)
+                            .bind(&new.event_id)
+                            .bind(&new.event_type)
+                            .bind(Json(&new.payload))
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await?,
+                    );
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn record_attempt_logged(&self, a: &NewWebhookAttempt, outcome: &DeliveryAttempt) -> StoreResult<()> {
+                let now = Utc::now();
+                let mut tx = self.pool.begin().await?;
+                sqlx::query::<$db>(
+                    "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, error, response_excerpt, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(a.delivery_id)
+                .bind(a.attempt)
+                .bind(a.status_code)
+                .bind(a.latency_ms)
+                .bind(a.error.as_deref())
+                .bind(a.response_excerpt.as_deref())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query::<$db>(
+                    "UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_attempt_at = $3, \
+                     last_status_code = $4, last_error = $5, updated_at = $3 WHERE id = $1",
+                )
+                .bind(a.delivery_id)
+                .bind(&outcome.status)
+                .bind(now)
+                .bind(outcome.status_code)
+                .bind(outcome.error.as_deref())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn add_attempt(&self, a: &NewWebhookAttempt) -> StoreResult<()> {
                 sqlx::query::<$db>(
                     "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, error, response_excerpt, created_at) \

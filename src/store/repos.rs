@@ -146,6 +146,14 @@ pub trait WebhookDeliveryRepo: Send + Sync {
     /// Newest first.
     async fn list(&self, filter: &DeliveryFilter, page: &Page<i64>) -> StoreResult<Vec<WebhookDelivery>>;
     async fn add_attempt(&self, attempt: &NewWebhookAttempt) -> StoreResult<()>;
+    /// Many deliveries in one transaction, returned in the order given.
+    async fn create_many(&self, new: &[NewWebhookDelivery]) -> StoreResult<Vec<WebhookDelivery>>;
+    /// `add_attempt` and `record_attempt` in one transaction.
+    async fn record_attempt_logged(
+        &self,
+        log: &NewWebhookAttempt,
+        outcome: &DeliveryAttempt,
+    ) -> StoreResult<()>;
     /// Oldest first.
     async fn attempts(&self, delivery_id: i64) -> StoreResult<Vec<WebhookAttempt>>;
     /// Back to `pending` for a replay; false when the delivery does not exist.

@@ -137,7 +137,7 @@ impl Handler for DeliveryHandler {
         let answer = self.post(&url, &secrets, &delivery.event_id, body, &headers).await;
         let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
         metrics::histogram!("wag_webhook_delivery_seconds").record(started.elapsed().as_secs_f64());
-        let attempt = NewWebhookAttempt {
+        let log = NewWebhookAttempt {
             delivery_id: id,
             attempt: i32::try_from(job.attempt).unwrap_or(i32::MAX),
             status_code: answer.status.map(i32::from),
@@ -145,15 +145,9 @@ impl Handler for DeliveryHandler {
             error: answer.error.clone(),
             response_excerpt: answer.excerpt.clone(),
         };
-        if let Err(e) = self.store.deliveries.add_attempt(&attempt).await {
-            tracing::warn!(delivery = id, error = %e, "could not record a webhook attempt");
-        }
-        match (answer.status, answer.error) {
-            (Some(s), None) if (200..300).contains(&s) => {
-                self.record(id, "delivered", answer.status, None).await;
-                metrics::counter!("wag_webhook_deliveries_total", "result" => "delivered").increment(1);
-                Outcome::Done
-            }
+        let last = job.attempt >= job.max_attempts;
+        let (status, outcome) = match (answer.status, &answer.error) {
+            (Some(s), None) if (200..300).contains(&s) => ("delivered", Outcome::Done),
             (Some(410), _) => {
                 // The receiver says it is gone for good: stop sending to it.
                 if let Some(hook_id) = &delivery.webhook_id {
@@ -161,18 +155,37 @@ impl Handler for DeliveryHandler {
                     let _ = self.store.webhooks.update(&delivery.session_id, hook_id, &patch).await;
                     tracing::warn!(webhook = %hook_id, "receiver answered 410 Gone; webhook disabled");
                 }
-                self.finish(id, job, answer.status, "the receiver answered 410 Gone; webhook disabled").await
+                ("dead", Outcome::dead("the receiver answered 410 Gone; webhook disabled"))
             }
-            (status, error) => {
-                let error = error.unwrap_or_else(|| "unknown error".into());
-                if job.attempt >= job.max_attempts {
-                    return self.finish(id, job, status, &error).await;
+            (_, error) => {
+                let error = error.clone().unwrap_or_else(|| "unknown error".into());
+                if last {
+                    ("dead", Outcome::dead(error))
+                } else {
+                    ("failed", Outcome::Retry { error, after: answer.retry_after })
                 }
-                self.record(id, "failed", status, Some(&error)).await;
-                metrics::counter!("wag_webhook_deliveries_total", "result" => "retried").increment(1);
-                Outcome::Retry { error, after: answer.retry_after }
             }
+        };
+        let error = match &outcome {
+            Outcome::Dead { error } | Outcome::Retry { error, .. } => Some(error.clone()),
+            _ => None,
+        };
+        let record =
+            DeliveryAttempt { status: status.to_owned(), status_code: answer.status.map(i32::from), error };
+        // The attempt and the delivery's new state in one commit.
+        if let Err(e) = self.store.deliveries.record_attempt_logged(&log, &record).await {
+            tracing::warn!(delivery = id, error = %e, "could not record a webhook attempt");
         }
+        let result = match status {
+            "delivered" => "delivered",
+            "dead" => "dead",
+            _ => "retried",
+        };
+        metrics::counter!("wag_webhook_deliveries_total", "result" => result).increment(1);
+        if status == "dead" {
+            tracing::warn!(delivery = id, attempt = job.attempt, "webhook delivery dead-lettered");
+        }
+        outcome
     }
 }
 

@@ -1,6 +1,8 @@
 //! Events → deliveries: one row and one queued job per matching subscription.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
@@ -10,7 +12,7 @@ use super::{QUEUE, matches};
 use crate::config::WebhooksConfig;
 use crate::queue::{NewJob, Queue};
 use crate::sessions::{EventHub, GatewayEvent};
-use crate::store::{NewWebhookDelivery, Store};
+use crate::store::{NewWebhookDelivery, Store, Webhook};
 
 /// The body every receiver gets.
 pub fn envelope(event: &GatewayEvent) -> Value {
@@ -24,6 +26,38 @@ pub fn envelope(event: &GatewayEvent) -> Value {
     })
 }
 
+/// Events taken from the stream at once.
+const MAX_BATCH: usize = 256;
+/// How long a session's subscriptions are reused before reading them again:
+/// changes apply within this time.
+const CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// Subscriptions per session, read at most once per `CACHE_TTL`.
+#[derive(Default)]
+struct Subscriptions(HashMap<String, (Instant, Arc<Vec<Webhook>>)>);
+
+impl Subscriptions {
+    async fn get(&mut self, store: &Store, session: &str) -> Arc<Vec<Webhook>> {
+        if let Some((at, hooks)) = self.0.get(session)
+            && at.elapsed() < CACHE_TTL
+        {
+            return hooks.clone();
+        }
+        let hooks = match store.webhooks.list(session).await {
+            Ok(hooks) => Arc::new(hooks),
+            Err(e) => {
+                tracing::warn!(session, error = %e, "could not load webhooks");
+                return Arc::new(Vec::new());
+            }
+        };
+        if self.0.len() > 10_000 {
+            self.0.clear();
+        }
+        self.0.insert(session.to_owned(), (Instant::now(), hooks.clone()));
+        hooks
+    }
+}
+
 pub struct Dispatcher {
     pub store: Store,
     pub queue: Queue,
@@ -31,69 +65,108 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Follows the event stream until `token` is cancelled.
+    /// Follows the event stream until `token` is cancelled, taking every
+    /// event already waiting as one batch (one transaction, one queue call).
     pub async fn run(self, hub: EventHub, token: CancellationToken) -> anyhow::Result<()> {
         let mut events = hub.subscribe();
+        let mut cache = Subscriptions::default();
         loop {
-            let event = tokio::select! {
+            let first = tokio::select! {
                 () = token.cancelled() => return Ok(()),
                 received = events.recv() => received,
             };
-            match event {
-                Ok(event) => self.dispatch(&event).await,
+            let mut batch = Vec::new();
+            let mut push = |received: Result<Arc<GatewayEvent>, RecvError>| match received {
+                Ok(event) => {
+                    batch.push(event);
+                    true
+                }
                 Err(RecvError::Lagged(missed)) => {
                     metrics::counter!("wag_webhook_events_missed_total").increment(missed);
                     tracing::error!(
                         missed,
                         "webhook dispatch fell behind the event stream; events were skipped"
                     );
+                    true
                 }
-                Err(RecvError::Closed) => return Ok(()),
+                Err(RecvError::Closed) => false,
+            };
+            if !push(first) {
+                return Ok(());
             }
+            while batch.len() < MAX_BATCH {
+                match events.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(tokio::sync::broadcast::error::TryRecvError::Lagged(missed)) => {
+                        metrics::counter!("wag_webhook_events_missed_total").increment(missed);
+                        tracing::error!(
+                            missed,
+                            "webhook dispatch fell behind the event stream; events were skipped"
+                        );
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.dispatch_batch(&batch, &mut cache).await;
         }
     }
 
-    /// Creates the deliveries of one event. Failures are logged per target:
-    /// one receiver's problem never blocks another's.
+    /// Creates the deliveries of one event.
     pub async fn dispatch(&self, event: &Arc<GatewayEvent>) {
-        let mut targets: Vec<(Option<String>, String)> = Vec::new();
-        match self.store.webhooks.list(&event.session_id).await {
-            Ok(hooks) => targets.extend(
-                hooks
-                    .into_iter()
-                    .filter(|h| h.enabled && matches(&h.events.0, &event.event))
-                    .map(|h| (Some(h.id), h.url)),
-            ),
-            Err(e) => tracing::warn!(session = %event.session_id, error = %e, "could not load webhooks"),
+        self.dispatch_batch(std::slice::from_ref(event), &mut Subscriptions::default()).await;
+    }
+
+    async fn dispatch_batch(&self, events: &[Arc<GatewayEvent>], cache: &mut Subscriptions) {
+        let mut deliveries = Vec::new();
+        for event in events {
+            let hooks = cache.get(&self.store, &event.session_id).await;
+            let mut targets: Vec<(Option<String>, String)> = hooks
+                .iter()
+                .filter(|h| h.enabled && matches(&h.events.0, &event.event))
+                .map(|h| (Some(h.id.clone()), h.url.clone()))
+                .collect();
+            if !self.config.url.is_empty() && matches(&self.config.events, &event.event) {
+                targets.push((None, self.config.url.clone()));
+            }
+            if targets.is_empty() {
+                continue;
+            }
+            let payload = envelope(event);
+            for (webhook_id, url) in targets {
+                deliveries.push(NewWebhookDelivery {
+                    session_id: event.session_id.clone(),
+                    webhook_id,
+                    webhook_url: url,
+                    event_id: event.id.clone(),
+                    event_type: event.event.clone(),
+                    payload: payload.clone(),
+                });
+            }
         }
-        if !self.config.url.is_empty() && matches(&self.config.events, &event.event) {
-            targets.push((None, self.config.url.clone()));
-        }
-        if targets.is_empty() {
+        if deliveries.is_empty() {
             return;
         }
-        let payload = envelope(event);
-        for (webhook_id, url) in targets {
-            let new = NewWebhookDelivery {
-                session_id: event.session_id.clone(),
-                webhook_id: webhook_id.clone(),
-                webhook_url: url,
-                event_id: event.id.clone(),
-                event_type: event.event.clone(),
-                payload: payload.clone(),
-            };
-            let delivery = match self.store.deliveries.create(&new).await {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::warn!(event = %event.id, error = %e, "could not record a webhook delivery");
-                    continue;
-                }
-            };
-            if let Err(e) = self.enqueue(delivery.id, webhook_id.as_deref(), 0).await {
-                tracing::warn!(delivery = delivery.id, error = %e, "could not queue a webhook delivery");
+        let created = match self.store.deliveries.create_many(&deliveries).await {
+            Ok(created) => created,
+            Err(e) => {
+                tracing::error!(count = deliveries.len(), error = %e, "could not record webhook deliveries");
+                return;
             }
-            metrics::counter!("wag_webhook_deliveries_total", "result" => "queued").increment(1);
+        };
+        let jobs: Vec<NewJob> = created.iter().map(|d| self.job(d.id, d.webhook_id.as_deref(), 0)).collect();
+        if let Err(e) = self.queue.enqueue_many(jobs).await {
+            tracing::error!(count = created.len(), error = %e, "could not queue webhook deliveries");
+            return;
         }
+        metrics::counter!("wag_webhook_deliveries_total", "result" => "queued")
+            .increment(created.len() as u64);
+    }
+
+    fn job(&self, delivery_id: i64, webhook_id: Option<&str>, round: u32) -> NewJob {
+        let lane = webhook_id.unwrap_or("global").to_owned();
+        NewJob::new(QUEUE, lane, json!({"delivery_id": delivery_id}))
+            .id(format!("whd_{delivery_id}_{round}"))
+            .max_attempts(self.config.max_attempts)
     }
 
     /// Queues a delivery; `round` distinguishes replays of the same delivery.
