@@ -343,15 +343,14 @@ pub async fn list(
     if !problems.is_empty() {
         return Err(Error::validation("invalid filters", Value::Object(problems)));
     }
-    let limit = params.limit.unwrap_or(super::pagination::DEFAULT_LIMIT).clamp(1, Page::<()>::MAX_LIMIT);
+    let limit = super::pagination::page_limit(params.limit);
     let filter = MessageLogFilter { direction, chat_jid: chat, status: params.status };
     let rows = state.store.message_logs.list(id.as_str(), &filter, &Page { after, limit }).await?;
-    let cursor = rows.iter().map(|r| r.id).collect::<Vec<_>>();
-    let views: Vec<MessageView> = rows.into_iter().map(Into::into).collect();
-    let page = Paginated::new(views, limit, |_| String::new());
+    // The cursor is the row id, which the view does not carry: page the rows, then map.
+    let page = Paginated::new(rows, limit, |r| r.id.to_string());
     Ok(Json(Paginated {
-        next_cursor: page.next_cursor.and(cursor.last().map(i64::to_string)),
-        data: page.data,
+        data: page.data.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
     }))
 }
 

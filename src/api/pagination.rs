@@ -18,8 +18,13 @@ pub struct PageParams {
 
 impl PageParams {
     pub fn limit(&self) -> u32 {
-        self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, crate::store::Page::<()>::MAX_LIMIT)
+        page_limit(self.limit)
     }
+}
+
+/// The page size for a requested `limit`: the default when absent, clamped.
+pub fn page_limit(requested: Option<u32>) -> u32 {
+    requested.unwrap_or(DEFAULT_LIMIT).clamp(1, crate::store::Page::<()>::MAX_LIMIT)
 }
 
 /// One page of a listing.

@@ -344,7 +344,7 @@ pub async fn deliveries(
         }
         None => None,
     };
-    let limit = params.limit.unwrap_or(super::pagination::DEFAULT_LIMIT).clamp(1, Page::<()>::MAX_LIMIT);
+    let limit = super::pagination::page_limit(params.limit);
     let filter =
         DeliveryFilter { session_id: Some(session), webhook_id: params.webhook_id, status: params.status };
     let rows = state.store.deliveries.list(&filter, &Page { after, limit }).await?;

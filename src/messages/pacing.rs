@@ -80,10 +80,6 @@ impl Pacer {
             b.tokens += 1.0;
         }
     }
-
-    pub fn forget(&self, session: &str) {
-        self.buckets.lock().unwrap_or_else(|e| e.into_inner()).remove(session);
-    }
 }
 
 #[cfg(test)]

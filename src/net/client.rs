@@ -158,7 +158,9 @@ impl Outbound {
     }
 }
 
-fn classify(e: &reqwest::Error) -> FetchError {
+/// The error with its chain of causes: reqwest's own message ("error
+/// sending request") hides the reason (refused, timed out, guard).
+pub fn describe(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -166,6 +168,11 @@ fn classify(e: &reqwest::Error) -> FetchError {
         text.push_str(&s.to_string());
         source = s.source();
     }
+    text
+}
+
+fn classify(e: &reqwest::Error) -> FetchError {
+    let text = describe(e);
     if text.contains("no public address") || text.contains("private or local address") {
         FetchError::Forbidden
     } else {

@@ -8,4 +8,4 @@
 mod client;
 pub mod guard;
 
-pub use client::{FetchError, Fetched, Outbound};
+pub use client::{FetchError, Fetched, Outbound, describe};

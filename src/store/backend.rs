@@ -52,43 +52,6 @@ macro_rules! delivery_cols {
     };
 }
 
-const INSERT_LOG_IGNORE: &str = "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
-     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) ON CONFLICT (session_id, message_id) DO NOTHING";
-
-const MARK_SENT: &str = concat!(
-    "UPDATE message_logs SET status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END, \
-     wa_message_id = $3, sent_at = COALESCE(sent_at, $4), error = NULL, updated_at = $4 \
-     WHERE session_id = $1 AND message_id = $2 AND status <> 'failed' RETURNING ",
-    log_cols!()
-);
-
-/// One static statement per receipt step: the allowed previous states make
-/// the update forward-only without a read first.
-fn advance_sql(step: &str) -> Option<&'static str> {
-    Some(match step {
-        "delivered" => concat!(
-            "UPDATE message_logs SET status = 'delivered', delivered_at = COALESCE(delivered_at, $3), updated_at = $3 \
-             WHERE session_id = $1 AND wa_message_id = $2 AND direction = 'outgoing' \
-             AND status IN ('queued', 'sent') RETURNING ",
-            log_cols!()
-        ),
-        "read" => concat!(
-            "UPDATE message_logs SET status = 'read', read_at = COALESCE(read_at, $3), updated_at = $3 \
-             WHERE session_id = $1 AND wa_message_id = $2 AND direction = 'outgoing' \
-             AND status IN ('queued', 'sent', 'delivered') RETURNING ",
-            log_cols!()
-        ),
-        "played" => concat!(
-            "UPDATE message_logs SET status = 'played', played_at = COALESCE(played_at, $3), updated_at = $3 \
-             WHERE session_id = $1 AND wa_message_id = $2 AND direction = 'outgoing' \
-             AND status IN ('queued', 'sent', 'delivered', 'read') RETURNING ",
-            log_cols!()
-        ),
-        _ => return None,
-    })
-}
-
 macro_rules! impl_repos {
     ($db:ty) => {
         #[async_trait]
@@ -316,21 +279,7 @@ macro_rules! impl_repos {
             }
 
             async fn insert_ignore(&self, new: &NewMessageLog) -> StoreResult<bool> {
-                let done = sqlx::query::<$db>(INSERT_LOG_IGNORE)
-                    .bind(&new.session_id)
-                    .bind(new.direction.as_str())
-                    .bind(&new.message_id)
-                    .bind(new.wa_message_id.as_deref())
-                    .bind(&new.chat_jid)
-                    .bind(&new.message_type)
-                    .bind(new.content_preview.as_deref())
-                    .bind(&new.status)
-                    .bind(new.request_id.as_deref())
-                    .bind(Utc::now())
-                    .bind(new.sender_jid.as_deref())
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected() > 0)
+                Ok(self.insert_many_ignore(std::slice::from_ref(new)).await? > 0)
             }
 
             async fn mark_sent(
@@ -339,13 +288,8 @@ macro_rules! impl_repos {
                 message_id: &str,
                 wa_message_id: &str,
             ) -> StoreResult<Option<MessageLog>> {
-                Ok(sqlx::query_as::<$db, MessageLog>(MARK_SENT)
-                    .bind(session_id)
-                    .bind(message_id)
-                    .bind(wa_message_id)
-                    .bind(Utc::now())
-                    .fetch_optional(&self.pool)
-                    .await?)
+                let row = (session_id.to_owned(), message_id.to_owned(), wa_message_id.to_owned());
+                Ok(self.mark_sent_many(&[row]).await?.pop().flatten())
             }
 
             async fn mark_failed(&self, session_id: &str, message_id: &str, error: &str) -> StoreResult<Option<MessageLog>> {
@@ -364,13 +308,14 @@ macro_rules! impl_repos {
             }
 
             async fn advance(&self, session_id: &str, wa_message_id: &str, step: &str) -> StoreResult<Option<MessageLog>> {
-                let Some(sql) = advance_sql(step) else { return Ok(None) };
-                Ok(sqlx::query_as::<$db, MessageLog>(sql)
-                    .bind(session_id)
-                    .bind(wa_message_id)
-                    .bind(Utc::now())
-                    .fetch_optional(&self.pool)
-                    .await?)
+                let step = match step {
+                    "delivered" => "delivered",
+                    "read" => "read",
+                    "played" => "played",
+                    _ => return Ok(None),
+                };
+                let row = (session_id.to_owned(), wa_message_id.to_owned(), step);
+                Ok(self.advance_many(&[row]).await?.pop().flatten())
             }
 
             async fn get(&self, session_id: &str, message_id: &str) -> StoreResult<Option<MessageLog>> {
@@ -466,9 +411,9 @@ macro_rules! impl_repos {
                 Ok(q.build_query_as::<MessageLog>().fetch_all(&self.pool).await?)
             }
 
-            async fn insert_many_ignore(&self, rows: &[NewMessageLog]) -> StoreResult<()> {
+            async fn insert_many_ignore(&self, rows: &[NewMessageLog]) -> StoreResult<u64> {
                 if rows.is_empty() {
-                    return Ok(());
+                    return Ok(0);
                 }
                 // One multi-row statement: one round trip and one commit for the batch.
                 let now = Utc::now();
@@ -491,8 +436,7 @@ macro_rules! impl_repos {
                         .push_bind(new.sender_jid.clone());
                 });
                 q.push(" ON CONFLICT (session_id, message_id) DO NOTHING");
-                q.build().execute(&self.pool).await?;
-                Ok(())
+                Ok(q.build().execute(&self.pool).await?.rows_affected())
             }
 
             async fn mark_sent_many(&self, rows: &[(String, String, String)]) -> StoreResult<Vec<Option<MessageLog>>> {
@@ -756,23 +700,6 @@ macro_rules! impl_repos {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok(())
-            }
-
-            async fn add_attempt(&self, a: &NewWebhookAttempt) -> StoreResult<()> {
-                sqlx::query::<$db>(
-                    "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, error, response_excerpt, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(a.delivery_id)
-                .bind(a.attempt)
-                .bind(a.status_code)
-                .bind(a.latency_ms)
-                .bind(a.error.as_deref())
-                .bind(a.response_excerpt.as_deref())
-                .bind(Utc::now())
-                .execute(&self.pool)
-                .await?;
                 Ok(())
             }
 

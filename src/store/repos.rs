@@ -106,8 +106,8 @@ pub trait MessageLogRepo: Send + Sync {
         step: &str,
     ) -> StoreResult<Option<MessageLog>>;
     /// Batched forms for group commit: one transaction for many rows.
-    /// `insert_ignore` for each row.
-    async fn insert_many_ignore(&self, rows: &[NewMessageLog]) -> StoreResult<()>;
+    /// `insert_ignore` for each row; returns how many were inserted.
+    async fn insert_many_ignore(&self, rows: &[NewMessageLog]) -> StoreResult<u64>;
     /// `mark_sent` for each `(session_id, message_id, wa_message_id)`.
     async fn mark_sent_many(&self, rows: &[(String, String, String)])
     -> StoreResult<Vec<Option<MessageLog>>>;
@@ -145,10 +145,9 @@ pub trait WebhookDeliveryRepo: Send + Sync {
     ) -> StoreResult<Option<WebhookDelivery>>;
     /// Newest first.
     async fn list(&self, filter: &DeliveryFilter, page: &Page<i64>) -> StoreResult<Vec<WebhookDelivery>>;
-    async fn add_attempt(&self, attempt: &NewWebhookAttempt) -> StoreResult<()>;
     /// Many deliveries in one transaction, returned in the order given.
     async fn create_many(&self, new: &[NewWebhookDelivery]) -> StoreResult<Vec<WebhookDelivery>>;
-    /// `add_attempt` and `record_attempt` in one transaction.
+    /// Stores one attempt and applies its outcome (as `record_attempt`), in one transaction.
     async fn record_attempt_logged(
         &self,
         log: &NewWebhookAttempt,

@@ -95,16 +95,7 @@ impl DeliveryHandler {
                     retry_after,
                 }
             }
-            Err(e) => {
-                let mut text = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    text.push_str(": ");
-                    text.push_str(&s.to_string());
-                    source = s.source();
-                }
-                fail(text)
-            }
+            Err(e) => fail(crate::net::describe(&e)),
         }
     }
 }

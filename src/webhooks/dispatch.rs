@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
 use super::{QUEUE, matches};
@@ -64,6 +64,12 @@ pub struct Dispatcher {
     pub config: WebhooksConfig,
 }
 
+/// The event stream dropped `missed` events this dispatcher was too slow for.
+fn skipped(missed: u64) {
+    metrics::counter!("wag_webhook_events_missed_total").increment(missed);
+    tracing::error!(missed, "webhook dispatch fell behind the event stream; events were skipped");
+}
+
 impl Dispatcher {
     /// Follows the event stream until `token` is cancelled, taking every
     /// event already waiting as one batch (one transaction, one queue call).
@@ -76,44 +82,20 @@ impl Dispatcher {
                 received = events.recv() => received,
             };
             let mut batch = Vec::new();
-            let mut push = |received: Result<Arc<GatewayEvent>, RecvError>| match received {
-                Ok(event) => {
-                    batch.push(event);
-                    true
-                }
-                Err(RecvError::Lagged(missed)) => {
-                    metrics::counter!("wag_webhook_events_missed_total").increment(missed);
-                    tracing::error!(
-                        missed,
-                        "webhook dispatch fell behind the event stream; events were skipped"
-                    );
-                    true
-                }
-                Err(RecvError::Closed) => false,
-            };
-            if !push(first) {
-                return Ok(());
+            match first {
+                Ok(event) => batch.push(event),
+                Err(RecvError::Lagged(missed)) => skipped(missed),
+                Err(RecvError::Closed) => return Ok(()),
             }
             while batch.len() < MAX_BATCH {
                 match events.try_recv() {
                     Ok(event) => batch.push(event),
-                    Err(tokio::sync::broadcast::error::TryRecvError::Lagged(missed)) => {
-                        metrics::counter!("wag_webhook_events_missed_total").increment(missed);
-                        tracing::error!(
-                            missed,
-                            "webhook dispatch fell behind the event stream; events were skipped"
-                        );
-                    }
+                    Err(TryRecvError::Lagged(missed)) => skipped(missed),
                     Err(_) => break,
                 }
             }
             self.dispatch_batch(&batch, &mut cache).await;
         }
-    }
-
-    /// Creates the deliveries of one event.
-    pub async fn dispatch(&self, event: &Arc<GatewayEvent>) {
-        self.dispatch_batch(std::slice::from_ref(event), &mut Subscriptions::default()).await;
     }
 
     async fn dispatch_batch(&self, events: &[Arc<GatewayEvent>], cache: &mut Subscriptions) {
