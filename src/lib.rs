@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod engine;
@@ -197,11 +198,11 @@ fn start_webhooks(state: &AppState) -> anyhow::Result<()> {
         config: config.webhooks.clone(),
     };
     state.supervisor.spawn("webhook-dispatcher", dispatcher.run(state.sessions.hub().clone(), token.clone()));
-    let handler = webhooks::deliver::DeliveryHandler {
-        store: state.store.clone(),
-        client: state.webhook_client.clone(),
-        config: config.webhooks.clone(),
-    };
+    let handler = webhooks::deliver::DeliveryHandler::new(
+        state.store.clone(),
+        state.webhook_client.clone(),
+        config.webhooks.clone(),
+    );
     let mut worker_config = config.queue.worker(webhooks::QUEUE, config.webhooks.concurrency);
     worker_config.retry = queue::RetryPolicy {
         schedule: config

@@ -1,77 +1,16 @@
-//! Group commit for the message log and the send queue.
-//!
-//! Under load, one commit per message is what limits throughput (SQLite has
-//! one writer; PostgreSQL pays a round trip and a WAL flush per commit).
-//! Each kind of write goes through a [`Batcher`]: callers hand in an item
-//! and await its result; one task takes everything waiting (up to
-//! `MAX_BATCH`) and writes it in one transaction. An idle system still
-//! writes at once (a batch of one), so latency does not grow; a busy one
-//! writes in large batches.
+//! Group commit for the message log and the send queue: each kind of
+//! write (accept, sent, receipts, incoming) goes through its own
+//! [`Batcher`], so a busy gateway writes rows in large transactions.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
-
 use super::tracker::status_event;
+use crate::batch::Batcher;
 use crate::queue::{NewJob, Queue};
 use crate::sessions::EventHub;
 use crate::store::{MessageLog, NewMessageLog, Store};
 use crate::wa::Receipt;
-
-const MAX_BATCH: usize = 256;
-const CHANNEL: usize = 8192;
-
-type Item<T, R> = (T, Option<oneshot::Sender<R>>);
-
-/// Collects items from many callers and processes them in batches.
-pub struct Batcher<T, R> {
-    tx: mpsc::Sender<Item<T, R>>,
-}
-
-impl<T, R> Clone for Batcher<T, R> {
-    fn clone(&self) -> Self {
-        Self { tx: self.tx.clone() }
-    }
-}
-
-impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
-    /// `f` gets a batch and returns one result per item, in order.
-    pub fn spawn<F, Fut>(name: &'static str, f: F) -> Self
-    where
-        F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Vec<R>> + Send,
-    {
-        let (tx, mut rx) = mpsc::channel::<Item<T, R>>(CHANNEL);
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let (items, acks): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
-                metrics::histogram!("wag_write_batch_size", "kind" => name).record(items.len() as f64);
-                let results = f(items).await;
-                for (ack, result) in acks.into_iter().zip(results) {
-                    if let Some(ack) = ack {
-                        let _ = ack.send(result);
-                    }
-                }
-            }
-        });
-        Self { tx }
-    }
-
-    /// Processes `item` and returns its result; None if the batcher is gone.
-    pub async fn call(&self, item: T) -> Option<R> {
-        let (ack, result) = oneshot::channel();
-        self.tx.send((item, Some(ack))).await.ok()?;
-        result.await.ok()
-    }
-
-    /// Queues `item` without waiting for its result (waits only while the
-    /// batcher is full: back-pressure).
-    pub async fn submit(&self, item: T) {
-        let _ = self.tx.send((item, None)).await;
-    }
-}
 
 /// The message log's batched writes.
 #[derive(Clone)]

@@ -57,6 +57,14 @@ pub trait QueueBackend: Send + Sync {
     async fn extend(&self, job: &ClaimedJob, lease: Duration) -> QueueResult<bool>;
     /// Records the end of an attempt.
     async fn finish(&self, job: &ClaimedJob, resolution: &Resolution) -> QueueResult<()>;
+    /// Records the ends of several attempts; the SQL backends do it in one
+    /// transaction. Safe to repeat: an attempt already recorded is ignored.
+    async fn finish_many(&self, items: &[(ClaimedJob, Resolution)]) -> QueueResult<()> {
+        for (job, resolution) in items {
+            self.finish(job, resolution).await?;
+        }
+        Ok(())
+    }
     /// Puts a running job back without counting the attempt (shutdown).
     async fn release(&self, job: &ClaimedJob) -> QueueResult<()>;
     async fn cancel(&self, queue: &str, id: &str) -> QueueResult<CancelResult>;

@@ -148,17 +148,36 @@ impl Begin<Sqlite> for Tx {
     }
 }
 
-/// Recomputes when a lane can next be claimed (NULL: nothing claimable).
-const REFRESH_LANE: &str = "UPDATE queue_lanes SET ready_at = CASE
+/// Recomputes when lanes can next be claimed (NULL: nothing claimable);
+/// followed by `WHERE queue = ? AND lane IN (…)`.
+const REFRESH_LANES: &str = "UPDATE queue_lanes SET ready_at = CASE
     WHEN ordered THEN (CASE
-        WHEN EXISTS (SELECT 1 FROM queue_jobs j WHERE j.queue = $1 AND j.lane = $2 AND j.state = 'running') THEN NULL
-        ELSE (SELECT j.due_at FROM queue_jobs j WHERE j.queue = $1 AND j.lane = $2 AND j.state = 'queued'
-              ORDER BY j.order_at, j.seq LIMIT 1)
+        WHEN EXISTS (SELECT 1 FROM queue_jobs j WHERE j.queue = queue_lanes.queue AND j.lane = queue_lanes.lane
+                     AND j.state = 'running') THEN NULL
+        ELSE (SELECT j.due_at FROM queue_jobs j WHERE j.queue = queue_lanes.queue AND j.lane = queue_lanes.lane
+              AND j.state = 'queued' ORDER BY j.order_at, j.seq LIMIT 1)
         END)
-    ELSE (SELECT j.due_at FROM queue_jobs j WHERE j.queue = $1 AND j.lane = $2 AND j.state = 'queued'
-          ORDER BY j.due_at LIMIT 1)
+    ELSE (SELECT j.due_at FROM queue_jobs j WHERE j.queue = queue_lanes.queue AND j.lane = queue_lanes.lane
+          AND j.state = 'queued' ORDER BY j.due_at LIMIT 1)
     END
-    WHERE queue = $1 AND lane = $2";
+    WHERE queue = ";
+
+/// Rows bound per multi-row statement: far below both databases' limits on
+/// bound parameters (SQLite 32,766; PostgreSQL 65,535).
+const CHUNK: usize = 500;
+
+/// Pushes ` IN (?, ?, …)` for `items` into `q`.
+fn push_in<'t, DB: Database, T>(q: &mut QueryBuilder<DB>, items: impl IntoIterator<Item = T>)
+where
+    T: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    q.push(" IN (");
+    let mut list = q.separated(", ");
+    for item in items {
+        list.push_bind(item);
+    }
+    list.push_unseparated(")");
+}
 
 /// Forgets lanes without work; run by `prune`, off the hot path.
 const DROP_IDLE_LANES: &str = "DELETE FROM queue_lanes WHERE queue = $1 AND ready_at IS NULL
@@ -172,6 +191,12 @@ const SERVE_LANE: &str = "UPDATE queue_lanes SET served = $3, ready_at = CASE
           ORDER BY j.due_at LIMIT 1)
     END
     WHERE queue = $1 AND lane = $2";
+
+/// Ending an attempt of an unordered lane without requeueing it leaves the
+/// lane's readiness unchanged: no lane refresh (the hot path).
+fn touches_lane(job: &ClaimedJob, resolution: Option<&Resolution>) -> bool {
+    job.ordered || matches!(resolution, None | Some(Resolution::RetryAt { .. } | Resolution::DeferTo { .. }))
+}
 
 macro_rules! impl_sql_queue {
     ($db:ty, $name:literal, $lock:literal, $vacuum:literal) => {
@@ -199,9 +224,24 @@ macro_rules! impl_sql_queue {
                 });
             }
 
-            async fn refresh_lane(tx: &mut Transaction<'static, $db>, queue: &str, lane: &str) -> Result<(), sqlx::Error> {
-                sqlx::query::<$db>(REFRESH_LANE).bind(queue).bind(lane).execute(&mut **tx).await?;
+            /// Recomputes the readiness of `lanes` of `queue` (chunked statements).
+            async fn refresh_lanes<'l>(
+                tx: &mut Transaction<'static, $db>,
+                queue: &str,
+                lanes: impl IntoIterator<Item = &'l String>,
+            ) -> Result<(), sqlx::Error> {
+                let lanes: Vec<&String> = lanes.into_iter().collect();
+                for chunk in lanes.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new(REFRESH_LANES);
+                    q.push_bind(queue).push(" AND lane");
+                    push_in(&mut q, chunk.iter().map(|l| l.as_str()));
+                    q.build().execute(&mut **tx).await?;
+                }
                 Ok(())
+            }
+
+            async fn refresh_lane(tx: &mut Transaction<'static, $db>, queue: &str, lane: &str) -> Result<(), sqlx::Error> {
+                Self::refresh_lanes(tx, queue, [&lane.to_owned()]).await
             }
 
             async fn ensure_lane(
@@ -263,9 +303,7 @@ macro_rules! impl_sql_queue {
                     .await?;
                     lanes.insert(lane);
                 }
-                for lane in lanes {
-                    Self::refresh_lane(&mut tx, queue, &lane).await?;
-                }
+                Self::refresh_lanes(&mut tx, queue, &lanes).await?;
                 tx.commit().await
             }
 
@@ -279,70 +317,127 @@ macro_rules! impl_sql_queue {
                 // statement claims them all, and the quiet lane still comes
                 // next (fairness is per visit, not per job).
                 let per_visit = (max / 8).max(1);
-                let mut visits = 0;
-                while claimed.len() < max && visits < max {
-                    visits += 1;
-                    let lane = sqlx::query_as::<$db, (String, bool)>(concat!(
-                        "SELECT lane, ordered FROM queue_lanes WHERE queue = $1 AND ready_at <= $2 ORDER BY served LIMIT 1",
+                let mut rounds = 0;
+                // Each round takes the least recently served ready lanes at
+                // once: all ordered lanes' heads in one statement, then the
+                // unordered lanes one by one while the budget lasts.
+                while claimed.len() < max && rounds < max {
+                    rounds += 1;
+                    let lanes = sqlx::query_as::<$db, (String, bool)>(concat!(
+                        "SELECT lane, ordered FROM queue_lanes WHERE queue = $1 AND ready_at <= $2 ORDER BY served LIMIT $3",
                         $lock
                     ))
                     .bind(queue)
                     .bind(now)
-                    .fetch_optional(&mut *tx)
+                    .bind(limit(max - claimed.len()))
+                    .fetch_all(&mut *tx)
                     .await?;
-                    let Some((lane, ordered)) = lane else { break };
-                    let heads = if ordered {
-                        sqlx::query_as::<$db, JobRow>(concat!(
-                            "SELECT ", job_cols!(), " FROM queue_jobs WHERE queue = $1 AND lane = $2 AND state = 'queued' \
-                             ORDER BY order_at, seq LIMIT 1",
-                            $lock
-                        ))
-                        .bind(queue)
-                        .bind(&lane)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .filter(|j| j.due_at <= now)
-                        .into_iter()
-                        .collect::<Vec<_>>()
-                    } else {
-                        let take = i64::try_from(per_visit.min(max - claimed.len())).unwrap_or(1);
-                        sqlx::query_as::<$db, JobRow>(concat!(
-                            "SELECT ", job_cols!(), " FROM queue_jobs WHERE queue = $1 AND lane = $2 AND state = 'queued' \
-                             AND due_at <= $3 ORDER BY due_at, seq LIMIT $4",
-                            $lock
-                        ))
-                        .bind(queue)
-                        .bind(&lane)
-                        .bind(now)
-                        .bind(take)
-                        .fetch_all(&mut *tx)
-                        .await?
-                    };
-                    if heads.is_empty() {
-                        // ready_at was stale; fix it so the lane is not picked again.
-                        Self::refresh_lane(&mut tx, queue, &lane).await?;
-                        continue;
+                    if lanes.is_empty() {
+                        break;
                     }
-                    let mut update = QueryBuilder::<$db>::new("UPDATE queue_jobs SET state = 'running', attempts = attempts + 1, lease_until = ");
-                    update.push_bind(lease_until).push(", updated_at = ").push_bind(now).push(" WHERE seq IN (");
-                    let mut list = update.separated(", ");
-                    for job in &heads {
-                        list.push_bind(job.seq);
+                    let ordered: Vec<&String> = lanes.iter().filter(|(_, o)| *o).map(|(l, _)| l).collect();
+                    if !ordered.is_empty() {
+                        let heads = self.claim_heads(&mut tx, queue, &ordered, now, lease_until).await?;
+                        claimed.extend(heads);
                     }
-                    list.push_unseparated(")");
-                    update.build().execute(&mut *tx).await?;
-                    // The claim time in µs orders lanes by when they were last
-                    // served, across processes, without a shared counter.
-                    let served = chrono::Utc::now().timestamp_micros();
-                    sqlx::query::<$db>(SERVE_LANE).bind(queue).bind(&lane).bind(served).execute(&mut *tx).await?;
-                    claimed.extend(heads.into_iter().map(|mut job| {
-                        job.attempts += 1;
-                        job.claimed()
-                    }));
+                    for (lane, _) in lanes.iter().filter(|(_, o)| !*o) {
+                        if claimed.len() >= max {
+                            break;
+                        }
+                        let take = per_visit.min(max - claimed.len());
+                        let jobs = self.claim_unordered(&mut tx, queue, lane, take, now, lease_until).await?;
+                        claimed.extend(jobs);
+                    }
                 }
                 tx.commit().await?;
                 self.after_claims(claimed.len());
                 Ok(claimed)
+            }
+
+            /// Claims the head of each ordered lane in `lanes` (three statements
+            /// for all of them) and marks the lanes served and busy.
+            async fn claim_heads(
+                &self,
+                tx: &mut Transaction<'static, $db>,
+                queue: &str,
+                lanes: &[&String],
+                now: i64,
+                lease_until: i64,
+            ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+                let mut q = QueryBuilder::<$db>::new(concat!(
+                    "SELECT ", job_cols!(), " FROM queue_jobs WHERE seq IN (SELECT (SELECT h.seq FROM queue_jobs h \
+                     WHERE h.queue = l.queue AND h.lane = l.lane AND h.state = 'queued' ORDER BY h.order_at, h.seq LIMIT 1) \
+                     FROM queue_lanes l WHERE l.queue = "
+                ));
+                q.push_bind(queue).push(" AND l.lane");
+                push_in(&mut q, lanes.iter().map(|l| l.as_str()));
+                q.push(")").push($lock);
+                let heads: Vec<JobRow> = q.build_query_as().fetch_all(&mut **tx).await?;
+                let (due, _): (Vec<JobRow>, Vec<JobRow>) = heads.into_iter().partition(|j| j.due_at <= now);
+                let served_lanes: BTreeSet<String> = due.iter().map(|j| j.lane.clone()).collect();
+                // A lane listed as ready without a due head had a stale
+                // ready_at: fix it so it is not picked again.
+                let stale: Vec<&String> = lanes.iter().copied().filter(|l| !served_lanes.contains(*l)).collect();
+                if !stale.is_empty() {
+                    Self::refresh_lanes(tx, queue, stale).await?;
+                }
+                if due.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut q = QueryBuilder::<$db>::new("UPDATE queue_lanes SET ready_at = NULL, served = ");
+                // The claim time in µs orders lanes by when they were last
+                // served, across processes, without a shared counter.
+                q.push_bind(chrono::Utc::now().timestamp_micros()).push(" WHERE queue = ").push_bind(queue).push(" AND lane");
+                push_in(&mut q, served_lanes.iter().map(String::as_str));
+                q.build().execute(&mut **tx).await?;
+                Self::mark_running(tx, due, now, lease_until).await
+            }
+
+            /// Claims up to `take` due jobs of one unordered lane.
+            async fn claim_unordered(
+                &self,
+                tx: &mut Transaction<'static, $db>,
+                queue: &str,
+                lane: &str,
+                take: usize,
+                now: i64,
+                lease_until: i64,
+            ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+                let jobs = sqlx::query_as::<$db, JobRow>(concat!(
+                    "SELECT ", job_cols!(), " FROM queue_jobs WHERE queue = $1 AND lane = $2 AND state = 'queued' \
+                     AND due_at <= $3 ORDER BY due_at, seq LIMIT $4",
+                    $lock
+                ))
+                .bind(queue)
+                .bind(lane)
+                .bind(now)
+                .bind(limit(take))
+                .fetch_all(&mut **tx)
+                .await?;
+                if jobs.is_empty() {
+                    Self::refresh_lane(tx, queue, lane).await?;
+                    return Ok(Vec::new());
+                }
+                let served = chrono::Utc::now().timestamp_micros();
+                sqlx::query::<$db>(SERVE_LANE).bind(queue).bind(lane).bind(served).execute(&mut **tx).await?;
+                Self::mark_running(tx, jobs, now, lease_until).await
+            }
+
+            /// Leases `jobs` (one statement) and returns them as claimed.
+            async fn mark_running(
+                tx: &mut Transaction<'static, $db>,
+                jobs: Vec<JobRow>,
+                now: i64,
+                lease_until: i64,
+            ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+                let mut update = QueryBuilder::<$db>::new("UPDATE queue_jobs SET state = 'running', attempts = attempts + 1, lease_until = ");
+                update.push_bind(lease_until).push(", updated_at = ").push_bind(now).push(" WHERE seq");
+                push_in(&mut update, jobs.iter().map(|j| j.seq));
+                update.build().execute(&mut **tx).await?;
+                Ok(jobs.into_iter().map(|mut job| {
+                    job.attempts += 1;
+                    job.claimed()
+                }).collect())
             }
 
             /// Ends an attempt (`None`: releases it uncounted) if this attempt
@@ -351,10 +446,8 @@ macro_rules! impl_sql_queue {
                 // Ending an attempt of an unordered lane without requeueing it
                 // leaves the lane's readiness unchanged: one statement, no
                 // transaction, no lane lock (the hot path).
-                let touches_lane =
-                    job.ordered || matches!(resolution, None | Some(Resolution::RetryAt { .. } | Resolution::DeferTo { .. }));
                 let now = now_ms();
-                if !touches_lane {
+                if !touches_lane(job, resolution) {
                     return Ok(Self::settle_query(job, resolution, now).execute(&self.pool).await?.rows_affected() > 0);
                 }
                 let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
@@ -410,50 +503,72 @@ macro_rules! impl_sql_queue {
                 let now = now_ms();
                 let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
                 let mut out = Vec::with_capacity(jobs.len());
-                let mut lanes = BTreeSet::new();
-                for job in jobs {
-                    let id = job.resolved_id();
-                    let run_at = job.run_at.unwrap_or(now);
-                    let max = i64::from(job.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1));
-                    let inserted = sqlx::query_as::<$db, (i64,)>(
+                let mut lanes: BTreeSet<(&str, &str, bool)> = BTreeSet::new();
+                for chunk in jobs.chunks(CHUNK) {
+                    let ids: Vec<String> = chunk.iter().map(NewJob::resolved_id).collect();
+                    // One multi-row insert per chunk; rows that collide with an
+                    // existing id or an active dedupe key are skipped.
+                    let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO queue_jobs (id, queue, lane, ordered, payload, state, attempts, max_attempts, \
-                         order_at, due_at, dedupe_key, enqueued_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $7, $8, $9, $9) \
-                         ON CONFLICT DO NOTHING RETURNING seq",
-                    )
-                    .bind(&id)
-                    .bind(&job.queue)
-                    .bind(&job.lane)
-                    .bind(job.ordered)
-                    .bind(Json(&job.payload))
-                    .bind(max)
-                    .bind(run_at)
-                    .bind(job.dedupe_key.as_deref())
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if inserted.is_some() {
-                        lanes.insert((job.queue.clone(), job.lane.clone(), job.ordered));
-                        out.push(Enqueued::Created(id));
-                        continue;
-                    }
-                    let existing = sqlx::query_as::<$db, (String,)>(
-                        "SELECT id FROM queue_jobs WHERE queue = $1 AND (id = $2 OR (dedupe_key = $3 \
-                         AND state IN ('queued', 'running'))) ORDER BY seq DESC LIMIT 1",
-                    )
-                    .bind(&job.queue)
-                    .bind(&id)
-                    .bind(job.dedupe_key.as_deref())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    match existing {
-                        Some((existing,)) => out.push(Enqueued::Existing(existing)),
-                        None => return Err(QueueError::Backend(format!("job {id} neither inserted nor found"))),
+                         order_at, due_at, dedupe_key, enqueued_at, updated_at) ",
+                    );
+                    q.push_values(chunk.iter().zip(&ids), |mut row, (job, id)| {
+                        let run_at = job.run_at.unwrap_or(now);
+                        let max = i64::from(job.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1));
+                        row.push_bind(id.as_str())
+                            .push_bind(job.queue.as_str())
+                            .push_bind(job.lane.as_str())
+                            .push_bind(job.ordered)
+                            .push_bind(Json(&job.payload))
+                            .push_bind("queued")
+                            .push_bind(0_i32)
+                            .push_bind(max)
+                            .push_bind(run_at)
+                            .push_bind(run_at)
+                            .push_bind(job.dedupe_key.as_deref())
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    q.push(" ON CONFLICT DO NOTHING RETURNING queue, id");
+                    let inserted: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                    let mut created: std::collections::HashSet<(String, String)> = inserted.into_iter().collect();
+                    for (job, id) in chunk.iter().zip(ids) {
+                        // The same id twice in one call: the first is created.
+                        if created.remove(&(job.queue.clone(), id.clone())) {
+                            lanes.insert((&job.queue, &job.lane, job.ordered));
+                            out.push(Enqueued::Created(id));
+                            continue;
+                        }
+                        let existing = sqlx::query_as::<$db, (String,)>(
+                            "SELECT id FROM queue_jobs WHERE queue = $1 AND (id = $2 OR (dedupe_key = $3 \
+                             AND state IN ('queued', 'running'))) ORDER BY seq DESC LIMIT 1",
+                        )
+                        .bind(&job.queue)
+                        .bind(&id)
+                        .bind(job.dedupe_key.as_deref())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        match existing {
+                            Some((existing,)) => out.push(Enqueued::Existing(existing)),
+                            None => return Err(QueueError::Backend(format!("job {id} neither inserted nor found"))),
+                        }
                     }
                 }
-                for (queue, lane, ordered) in lanes {
-                    Self::ensure_lane(&mut tx, &queue, &lane, ordered).await?;
-                    Self::refresh_lane(&mut tx, &queue, &lane).await?;
+                let lanes: Vec<_> = lanes.into_iter().collect();
+                for chunk in lanes.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO queue_lanes (queue, lane, ordered, served, ready_at) ");
+                    q.push_values(chunk, |mut row, (queue, lane, ordered)| {
+                        row.push_bind(*queue).push_bind(*lane).push_bind(*ordered).push_bind(0_i64).push_bind(None::<i64>);
+                    });
+                    q.push(" ON CONFLICT (queue, lane) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                let mut by_queue: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+                for (queue, lane, _) in &lanes {
+                    by_queue.entry(*queue).or_default().push((*lane).to_owned());
+                }
+                for (queue, lanes) in &by_queue {
+                    Self::refresh_lanes(&mut tx, queue, lanes).await?;
                 }
                 tx.commit().await?;
                 Ok(out)
@@ -493,6 +608,26 @@ macro_rules! impl_sql_queue {
                     tracing::warn!(queue = %job.queue, job_id = %job.id, attempt = job.attempt,
                         "attempt finished after its lease was lost; another attempt owns the job");
                 }
+                Ok(())
+            }
+
+            async fn finish_many(&self, items: &[(ClaimedJob, Resolution)]) -> QueueResult<()> {
+                let now = now_ms();
+                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let mut lanes: std::collections::BTreeMap<&str, BTreeSet<String>> = Default::default();
+                for (job, resolution) in items {
+                    let owned = Self::settle_query(job, Some(resolution), now).execute(&mut *tx).await?.rows_affected() > 0;
+                    if !owned {
+                        tracing::warn!(queue = %job.queue, job_id = %job.id, attempt = job.attempt,
+                            "attempt finished after its lease was lost; another attempt owns the job");
+                    } else if touches_lane(job, Some(resolution)) {
+                        lanes.entry(job.queue.as_str()).or_default().insert(job.lane.clone());
+                    }
+                }
+                for (queue, lanes) in &lanes {
+                    Self::refresh_lanes(&mut tx, queue, lanes).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 

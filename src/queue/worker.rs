@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::QueueBackend;
 use super::types::*;
+use crate::batch::Batcher;
 
 /// Runs one job attempt. Must be idempotent per `job.id`: delivery is
 /// at-least-once.
@@ -110,6 +111,7 @@ impl Worker {
         let mut active: HashMap<tokio::task::Id, ClaimedJob> = HashMap::new();
         let mut backoff = cfg.poll_interval;
         let queue_label = cfg.queue.clone();
+        let finisher = finisher(self.backend.clone());
         tracing::info!(queue = %cfg.queue, backend = self.backend.name(), concurrency = cfg.concurrency, "worker started");
 
         loop {
@@ -144,6 +146,7 @@ impl Worker {
                             slots.clone().try_acquire_owned().expect("claimed no more than free slots");
                         let handle = tasks.spawn(run_one(
                             self.backend.clone(),
+                            finisher.clone(),
                             self.handler.clone(),
                             cfg.retry.clone(),
                             cfg.lease,
@@ -215,8 +218,36 @@ fn forget(
     }
 }
 
+/// Ends of attempts are recorded in batches: under load one transaction
+/// records many jobs instead of one commit each. Recording must survive a
+/// brief backend outage; if it cannot, the leases expire and the jobs run
+/// again (at-least-once).
+fn finisher(backend: Arc<dyn QueueBackend>) -> Batcher<(ClaimedJob, Resolution), ()> {
+    Batcher::spawn("queue_finish", move |items: Vec<(ClaimedJob, Resolution)>| {
+        let backend = backend.clone();
+        async move {
+            let n = items.len();
+            let mut pause = Duration::from_millis(50);
+            for attempt in 1..=6 {
+                match backend.finish_many(&items).await {
+                    Ok(()) => break,
+                    Err(e) if attempt < 6 => {
+                        tracing::warn!(jobs = n, error = %e, "recording job results failed; retrying");
+                        tokio::time::sleep(pause).await;
+                        pause *= 2;
+                    }
+                    Err(e) => tracing::error!(jobs = n, error = %e,
+                        "could not record job results; they will run again after their lease"),
+                }
+            }
+            vec![(); n]
+        }
+    })
+}
+
 async fn run_one(
     backend: Arc<dyn QueueBackend>,
+    finisher: Batcher<(ClaimedJob, Resolution), ()>,
     handler: Arc<dyn Handler>,
     retry: RetryPolicy,
     lease: Duration,
@@ -228,17 +259,19 @@ async fn run_one(
     metrics::histogram!("wag_queue_wait_seconds", "queue" => queue.clone()).record(waited);
     let started = Instant::now();
 
-    let work = AssertUnwindSafe(handler.handle(&job)).catch_unwind();
-    tokio::pin!(work);
-    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + lease / 3, lease / 3);
-    let result = loop {
-        tokio::select! {
-            result = &mut work => break result,
-            _ = renew.tick() => match backend.extend(&job, lease).await {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(queue = %queue, job_id = %job.id, "lease lost while running"),
-                Err(e) => tracing::warn!(queue = %queue, job_id = %job.id, error = %e, "lease renewal failed"),
-            },
+    let result = {
+        let work = AssertUnwindSafe(handler.handle(&job)).catch_unwind();
+        tokio::pin!(work);
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + lease / 3, lease / 3);
+        loop {
+            tokio::select! {
+                result = &mut work => break result,
+                _ = renew.tick() => match backend.extend(&job, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(queue = %queue, job_id = %job.id, "lease lost while running"),
+                    Err(e) => tracing::warn!(queue = %queue, job_id = %job.id, error = %e, "lease renewal failed"),
+                },
+            }
         }
     };
     let outcome = result.unwrap_or_else(|_| {
@@ -267,21 +300,9 @@ async fn run_one(
         Resolution::Done | Resolution::DeferTo { .. } => {}
     }
 
-    // Recording the result must survive a brief backend outage; if it
-    // cannot, the lease expires and the job runs again (at-least-once).
-    let mut pause = Duration::from_millis(50);
-    for attempt in 1..=6 {
-        match backend.finish(&job, &resolution).await {
-            Ok(()) => return,
-            Err(e) if attempt < 6 => {
-                tracing::warn!(queue = %queue, job_id = %job.id, error = %e, "recording job result failed; retrying");
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-            }
-            Err(e) => tracing::error!(queue = %queue, job_id = %job.id, error = %e,
-                "could not record job result; it will run again after its lease"),
-        }
-    }
+    // The slot is held until the result is recorded, so a drained worker
+    // leaves nothing unrecorded.
+    finisher.call((job, resolution)).await;
 }
 
 #[cfg(test)]

@@ -672,33 +672,39 @@ macro_rules! impl_repos {
                 Ok(out)
             }
 
-            async fn record_attempt_logged(&self, a: &NewWebhookAttempt, outcome: &DeliveryAttempt) -> StoreResult<()> {
+            async fn record_attempts_logged(&self, items: &[(NewWebhookAttempt, DeliveryAttempt)]) -> StoreResult<()> {
                 let now = Utc::now();
+                // Rows in id order: two batches touching the same deliveries
+                // lock them in the same order.
+                let mut order: Vec<&(NewWebhookAttempt, DeliveryAttempt)> = items.iter().collect();
+                order.sort_by_key(|(a, _)| a.delivery_id);
                 let mut tx = self.pool.begin().await?;
-                sqlx::query::<$db>(
-                    "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, error, response_excerpt, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(a.delivery_id)
-                .bind(a.attempt)
-                .bind(a.status_code)
-                .bind(a.latency_ms)
-                .bind(a.error.as_deref())
-                .bind(a.response_excerpt.as_deref())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query::<$db>(
-                    "UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_attempt_at = $3, \
-                     last_status_code = $4, last_error = $5, updated_at = $3 WHERE id = $1",
-                )
-                .bind(a.delivery_id)
-                .bind(&outcome.status)
-                .bind(now)
-                .bind(outcome.status_code)
-                .bind(outcome.error.as_deref())
-                .execute(&mut *tx)
-                .await?;
+                for (a, outcome) in order {
+                    sqlx::query::<$db>(
+                        "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, error, response_excerpt, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(a.delivery_id)
+                    .bind(a.attempt)
+                    .bind(a.status_code)
+                    .bind(a.latency_ms)
+                    .bind(a.error.as_deref())
+                    .bind(a.response_excerpt.as_deref())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query::<$db>(
+                        "UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_attempt_at = $3, \
+                         last_status_code = $4, last_error = $5, updated_at = $3 WHERE id = $1",
+                    )
+                    .bind(a.delivery_id)
+                    .bind(&outcome.status)
+                    .bind(now)
+                    .bind(outcome.status_code)
+                    .bind(outcome.error.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }

@@ -30,6 +30,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<Store> {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(db.acquire_timeout_secs))
+                // The default page cache (2 MiB) makes a busy queue re-read
+                // its index pages from the OS on every claim; the cache only
+                // grows as pages are used.
+                .pragma("cache_size", "-16384")
                 .log_slow_statements(tracing::log::LevelFilter::Warn, SLOW_STATEMENT);
             if let Some(dir) = options.get_filename().parent() {
                 ensure_private_dir(dir)?;
@@ -61,9 +65,22 @@ fn pool_options<DB: sqlx::Database>(config: &Config) -> PoolOptions<DB> {
         .min_connections(db.min_connections)
         .acquire_timeout(Duration::from_secs(db.acquire_timeout_secs))
         .idle_timeout(Duration::from_secs(db.idle_timeout_secs))
-        // A connection that broke while idle is replaced, not handed out.
-        .test_before_acquire(true)
+        // A connection that broke while idle is replaced, not handed out; but
+        // a ping on every acquire costs a round trip per statement under
+        // load, so only connections idle for a while are checked.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for < IDLE_BEFORE_PING {
+                    return Ok(true);
+                }
+                Ok(sqlx::Connection::ping(conn).await.is_ok())
+            })
+        })
 }
+
+/// A pooled connection idle for longer than this is pinged before use.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(10);
 
 /// Creates `dir` (and parents) readable by the gateway's user only: it holds
 /// WhatsApp session keys.

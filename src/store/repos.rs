@@ -147,12 +147,10 @@ pub trait WebhookDeliveryRepo: Send + Sync {
     async fn list(&self, filter: &DeliveryFilter, page: &Page<i64>) -> StoreResult<Vec<WebhookDelivery>>;
     /// Many deliveries in one transaction, returned in the order given.
     async fn create_many(&self, new: &[NewWebhookDelivery]) -> StoreResult<Vec<WebhookDelivery>>;
-    /// Stores one attempt and applies its outcome (as `record_attempt`), in one transaction.
-    async fn record_attempt_logged(
-        &self,
-        log: &NewWebhookAttempt,
-        outcome: &DeliveryAttempt,
-    ) -> StoreResult<()>;
+    /// Stores attempts and applies their outcomes (as `record_attempt`), all
+    /// in one transaction.
+    async fn record_attempts_logged(&self, items: &[(NewWebhookAttempt, DeliveryAttempt)])
+    -> StoreResult<()>;
     /// Oldest first.
     async fn attempts(&self, delivery_id: i64) -> StoreResult<Vec<WebhookAttempt>>;
     /// Back to `pending` for a replay; false when the delivery does not exist.

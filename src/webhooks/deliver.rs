@@ -1,12 +1,15 @@
 //! The `webhooks` queue handler: one signed POST per attempt, every attempt
 //! recorded, `Retry-After` honoured, `410 Gone` unsubscribes.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 
 use super::signing::sign_all;
+use crate::batch::Batcher;
 use crate::config::WebhooksConfig;
 use crate::net::Outbound;
 use crate::queue::{ClaimedJob, Handler, Outcome};
@@ -20,11 +23,21 @@ const RETRY_AFTER_MAX: Duration = Duration::from_secs(3600);
 /// Headers a subscription may not override.
 const RESERVED: [&str; 5] = ["content-type", "webhook-id", "webhook-timestamp", "webhook-signature", "host"];
 
+/// How long a subscription read for a delivery is reused: changes (a new
+/// secret, a disabled webhook) apply within this time.
+const HOOK_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// (url, secrets, extra headers) of an enabled subscription; None: disabled.
+type Target = Option<(String, String, serde_json::Value)>;
+
 pub struct DeliveryHandler {
-    pub store: Store,
+    store: Store,
     /// No redirects; the SSRF guard unless private networks are allowed.
-    pub client: Outbound,
-    pub config: WebhooksConfig,
+    client: Outbound,
+    config: WebhooksConfig,
+    /// Attempts are recorded in batches (one transaction for many).
+    recorder: Batcher<(NewWebhookAttempt, DeliveryAttempt), Result<(), String>>,
+    hooks: Mutex<HashMap<(String, String), (Instant, Target)>>,
 }
 
 struct Answer {
@@ -35,6 +48,45 @@ struct Answer {
 }
 
 impl DeliveryHandler {
+    pub fn new(store: Store, client: Outbound, config: WebhooksConfig) -> Self {
+        let s = store.clone();
+        let recorder =
+            Batcher::spawn("webhook_attempts", move |items: Vec<(NewWebhookAttempt, DeliveryAttempt)>| {
+                let s = s.clone();
+                async move {
+                    let n = items.len();
+                    match s.deliveries.record_attempts_logged(&items).await {
+                        Ok(()) => vec![Ok(()); n],
+                        Err(e) => vec![Err(e.to_string()); n],
+                    }
+                }
+            });
+        Self { store, client, config, recorder, hooks: Mutex::new(HashMap::new()) }
+    }
+
+    /// The subscription's target, from a cache refreshed every second;
+    /// Ok(None) when it is disabled, Err(None) when it is gone.
+    async fn target(&self, session: &str, hook_id: &str) -> Result<Target, Option<String>> {
+        let key = (session.to_owned(), hook_id.to_owned());
+        if let Some((at, target)) = self.hooks.lock().expect("hook cache").get(&key)
+            && at.elapsed() < HOOK_CACHE_TTL
+        {
+            return Ok(target.clone());
+        }
+        let target = match self.store.webhooks.get(session, hook_id).await {
+            Ok(Some(h)) if h.enabled => Some((h.url, h.secret, h.headers.0)),
+            Ok(Some(_)) => None,
+            Ok(None) => return Err(None),
+            Err(e) => return Err(Some(e.to_string())),
+        };
+        let mut hooks = self.hooks.lock().expect("hook cache");
+        if hooks.len() > 10_000 {
+            hooks.retain(|_, (at, _)| at.elapsed() < HOOK_CACHE_TTL);
+        }
+        hooks.insert(key, (Instant::now(), target.clone()));
+        Ok(target)
+    }
+
     async fn post(
         &self,
         url: &str,
@@ -115,11 +167,11 @@ impl Handler for DeliveryHandler {
             return Outcome::Done;
         }
         let (url, secrets, headers) = match &delivery.webhook_id {
-            Some(hook_id) => match self.store.webhooks.get(&delivery.session_id, hook_id).await {
-                Ok(Some(h)) if h.enabled => (h.url, h.secret, h.headers.0),
-                Ok(Some(_)) => return self.finish(id, job, None, "the webhook is disabled").await,
-                Ok(None) => return self.finish(id, job, None, "the webhook was deleted").await,
-                Err(e) => return Outcome::retry(e.to_string()),
+            Some(hook_id) => match self.target(&delivery.session_id, hook_id).await {
+                Ok(Some(target)) => target,
+                Ok(None) => return self.finish(id, job, None, "the webhook is disabled").await,
+                Err(None) => return self.finish(id, job, None, "the webhook was deleted").await,
+                Err(Some(e)) => return Outcome::retry(e),
             },
             None => (self.config.url.clone(), self.config.secret.expose().to_owned(), serde_json::json!({})),
         };
@@ -144,6 +196,10 @@ impl Handler for DeliveryHandler {
                 if let Some(hook_id) = &delivery.webhook_id {
                     let patch = WebhookPatch { enabled: Some(false), ..Default::default() };
                     let _ = self.store.webhooks.update(&delivery.session_id, hook_id, &patch).await;
+                    self.hooks
+                        .lock()
+                        .expect("hook cache")
+                        .remove(&(delivery.session_id.clone(), hook_id.clone()));
                     tracing::warn!(webhook = %hook_id, "receiver answered 410 Gone; webhook disabled");
                 }
                 ("dead", Outcome::dead("the receiver answered 410 Gone; webhook disabled"))
@@ -164,8 +220,10 @@ impl Handler for DeliveryHandler {
         let record =
             DeliveryAttempt { status: status.to_owned(), status_code: answer.status.map(i32::from), error };
         // The attempt and the delivery's new state in one commit.
-        if let Err(e) = self.store.deliveries.record_attempt_logged(&log, &record).await {
-            tracing::warn!(delivery = id, error = %e, "could not record a webhook attempt");
+        match self.recorder.call((log, record)).await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => tracing::warn!(delivery = id, error = %e, "could not record a webhook attempt"),
+            None => tracing::warn!(delivery = id, "could not record a webhook attempt: the recorder stopped"),
         }
         let result = match status {
             "delivered" => "delivered",

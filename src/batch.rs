@@ -1,0 +1,66 @@
+//! Group commit: many callers, one writer, one transaction per batch.
+//!
+//! Under load, one commit per item is what limits throughput (SQLite has one
+//! writer; PostgreSQL pays a round trip and a WAL flush per commit). Callers
+//! hand an item to a [`Batcher`] and await its result; one task takes
+//! everything waiting (up to `MAX_BATCH`) and processes it at once. An idle
+//! system still writes at once (a batch of one), so latency does not grow;
+//! a busy one writes in large batches.
+
+use std::future::Future;
+
+use tokio::sync::{mpsc, oneshot};
+
+const MAX_BATCH: usize = 256;
+const CHANNEL: usize = 8192;
+
+type Item<T, R> = (T, Option<oneshot::Sender<R>>);
+
+/// Collects items from many callers and processes them in batches.
+pub struct Batcher<T, R> {
+    tx: mpsc::Sender<Item<T, R>>,
+}
+
+impl<T, R> Clone for Batcher<T, R> {
+    fn clone(&self) -> Self {
+        Self { tx: self.tx.clone() }
+    }
+}
+
+impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+    /// `f` gets a batch and returns one result per item, in order.
+    pub fn spawn<F, Fut>(name: &'static str, f: F) -> Self
+    where
+        F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Vec<R>> + Send,
+    {
+        let (tx, mut rx) = mpsc::channel::<Item<T, R>>(CHANNEL);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let (items, acks): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
+                metrics::histogram!("wag_write_batch_size", "kind" => name).record(items.len() as f64);
+                let results = f(items).await;
+                for (ack, result) in acks.into_iter().zip(results) {
+                    if let Some(ack) = ack {
+                        let _ = ack.send(result);
+                    }
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Processes `item` and returns its result; None if the batcher is gone.
+    pub async fn call(&self, item: T) -> Option<R> {
+        let (ack, result) = oneshot::channel();
+        self.tx.send((item, Some(ack))).await.ok()?;
+        result.await.ok()
+    }
+
+    /// Queues `item` without waiting for its result (waits only while the
+    /// batcher is full: back-pressure).
+    pub async fn submit(&self, item: T) {
+        let _ = self.tx.send((item, None)).await;
+    }
+}
