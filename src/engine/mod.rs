@@ -9,9 +9,11 @@
 //! - credentials live in the gateway store (`EngineContext::credentials`).
 //!
 //! Layout: `mod.rs` the trait, its errors and the factory; `sandbox/` the
-//! simulated network. The whatsapp-rust engine plugs in as another factory.
+//! simulated network; `whatsapp/` the real engine on whatsapp-rust (in
+//! progress: see its module docs).
 
 pub mod sandbox;
+pub mod whatsapp;
 
 use std::sync::Arc;
 
