@@ -200,6 +200,10 @@ pub struct WebhooksConfig {
     pub allow_private_networks: bool,
     /// When not empty, receivers must be one of these hosts or their subdomains.
     pub allowed_domains: Vec<String>,
+    /// A delivery never attempted after this long is queued again (a crash
+    /// between storing it and queueing it); 0 turns the check off.
+    #[validate(range(max = 86400))]
+    pub requeue_after_secs: u64,
 }
 
 /// Outbound HTTP (media URLs).

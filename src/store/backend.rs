@@ -728,6 +728,17 @@ macro_rules! impl_repos {
                 Ok(done.rows_affected() > 0)
             }
 
+            async fn unattempted_before(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<Vec<(i64, Option<String>)>> {
+                Ok(sqlx::query_as::<$db, (i64, Option<String>)>(
+                    "SELECT id, webhook_id FROM webhook_deliveries WHERE status = 'pending' AND attempts = 0 \
+                     AND created_at < $1 ORDER BY id LIMIT $2",
+                )
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn dead_between(
                 &self,
                 session_id: &str,

@@ -155,6 +155,13 @@ pub trait WebhookDeliveryRepo: Send + Sync {
     async fn attempts(&self, delivery_id: i64) -> StoreResult<Vec<WebhookAttempt>>;
     /// Back to `pending` for a replay; false when the delivery does not exist.
     async fn reset(&self, id: i64) -> StoreResult<bool>;
+    /// (id, webhook id) of pending deliveries never attempted and created
+    /// before `before`, oldest first.
+    async fn unattempted_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, Option<String>)>>;
     /// Ids of a session's dead deliveries created in `[from, to)`, oldest first.
     async fn dead_between(
         &self,

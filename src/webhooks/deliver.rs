@@ -133,9 +133,7 @@ impl DeliveryHandler {
                     .headers()
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs)
-                    .map(|d| d.clamp(RETRY_AFTER_MIN, RETRY_AFTER_MAX));
+                    .and_then(|v| retry_after(v, chrono::Utc::now()));
                 let bytes = res.bytes().await.unwrap_or_default();
                 let excerpt = String::from_utf8_lossy(&bytes[..bytes.len().min(EXCERPT)]).into_owned();
                 let error =
@@ -150,6 +148,20 @@ impl DeliveryHandler {
             Err(e) => fail(crate::net::describe(&e)),
         }
     }
+}
+
+/// A `Retry-After` value (delay seconds or an HTTP date) as a delay within
+/// bounds; a date in the past means the shortest delay.
+fn retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    let delay = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+            (at.with_timezone(&chrono::Utc) - now).to_std().unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(delay.clamp(RETRY_AFTER_MIN, RETRY_AFTER_MAX))
 }
 
 #[async_trait]
@@ -256,5 +268,22 @@ impl DeliveryHandler {
         metrics::counter!("wag_webhook_deliveries_total", "result" => "dead").increment(1);
         tracing::warn!(delivery = id, attempt = job.attempt, error, "webhook delivery dead-lettered");
         Outcome::dead(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates_within_bounds() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z").unwrap().to_utc();
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after(" 0 ", now), Some(RETRY_AFTER_MIN));
+        assert_eq!(retry_after("999999", now), Some(RETRY_AFTER_MAX));
+        assert_eq!(retry_after("Tue, 01 Dec 2026 10:05:00 GMT", now), Some(Duration::from_secs(300)));
+        assert_eq!(retry_after("Tue, 01 Dec 2026 09:00:00 GMT", now), Some(RETRY_AFTER_MIN), "in the past");
+        assert_eq!(retry_after("Wed, 02 Dec 2026 10:00:00 GMT", now), Some(RETRY_AFTER_MAX));
+        assert_eq!(retry_after("soon", now), None);
     }
 }

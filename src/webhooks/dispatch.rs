@@ -76,9 +76,18 @@ impl Dispatcher {
     pub async fn run(self, hub: EventHub, token: CancellationToken) -> anyhow::Result<()> {
         let mut events = hub.subscribe();
         let mut cache = Subscriptions::default();
+        let requeue_after = Duration::from_secs(self.config.requeue_after_secs);
+        let mut sweep =
+            tokio::time::interval(requeue_after.clamp(Duration::from_secs(1), Duration::from_secs(60)));
         loop {
             let first = tokio::select! {
                 () = token.cancelled() => return Ok(()),
+                _ = sweep.tick(), if !requeue_after.is_zero() => {
+                    if let Err(e) = self.requeue_unattempted(requeue_after).await {
+                        tracing::warn!(error = %e, "could not check for unqueued webhook deliveries");
+                    }
+                    continue;
+                }
                 received = events.recv() => received,
             };
             let mut batch = Vec::new();
@@ -142,6 +151,31 @@ impl Dispatcher {
         }
         metrics::counter!("wag_webhook_deliveries_total", "result" => "queued")
             .increment(created.len() as u64);
+    }
+
+    /// Queues again the deliveries stored more than `older_than` ago and
+    /// never attempted: a crash between storing a delivery and queueing it
+    /// leaves one. Job ids are per delivery, so a delivery whose job still
+    /// exists is not queued twice. Returns how many were queued.
+    pub async fn requeue_unattempted(&self, older_than: Duration) -> anyhow::Result<usize> {
+        let before = chrono::Utc::now() - chrono::Duration::from_std(older_than)?;
+        let rows = self.store.deliveries.unattempted_before(before, 500).await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let jobs = rows.iter().map(|(id, hook)| self.job(*id, hook.as_deref(), 0)).collect();
+        let queued = self
+            .queue
+            .enqueue_many(jobs)
+            .await?
+            .iter()
+            .filter(|e| matches!(e, crate::queue::Enqueued::Created(_)))
+            .count();
+        if queued > 0 {
+            metrics::counter!("wag_webhook_deliveries_requeued_total").increment(queued as u64);
+            tracing::warn!(queued, "queued webhook deliveries that had lost their job");
+        }
+        Ok(queued)
     }
 
     fn job(&self, delivery_id: i64, webhook_id: Option<&str>, round: u32) -> NewJob {

@@ -265,3 +265,43 @@ async fn the_guard_refuses_private_receivers_at_subscription_and_delivery() {
     assert_eq!(rx.inbox.lock().unwrap().calls, 0, "the receiver was never reached");
     app.stop().await.unwrap();
 }
+
+/// A crash between storing a delivery and queueing it leaves a pending row
+/// without a job; the dispatcher's sweep queues it, exactly once.
+#[tokio::test]
+async fn a_delivery_that_lost_its_job_is_queued_again() {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, CONFIG).await else { return };
+    let rx = Receiver::start().await;
+    create(&app, json!({"id": "s", "start": false})).await;
+    let hook = subscribe(&app, "s", json!({"url": rx.url(), "events": ["*"]})).await;
+    rx.set_secret(hook["secret"].as_str().unwrap());
+    // The row as the dispatcher writes it, but no job (the crash).
+    let event_id = "evt_lost_job";
+    let row = wa_gateway::store::NewWebhookDelivery {
+        session_id: "s".into(),
+        webhook_id: Some(hook["id"].as_str().unwrap().to_owned()),
+        webhook_url: rx.url(),
+        event_id: event_id.into(),
+        event_type: "session.status".into(),
+        payload: json!({"id": event_id, "type": "session.status", "session_id": "s", "data": {}}),
+    };
+    let stored = app.state.store.deliveries.create_many(&[row]).await.unwrap();
+    let dispatcher = wa_gateway::webhooks::dispatch::Dispatcher {
+        store: app.state.store.clone(),
+        queue: app.state.queue.clone(),
+        config: app.state.config.webhooks.clone(),
+    };
+    // Younger than the threshold: left alone.
+    assert_eq!(dispatcher.requeue_unattempted(Duration::from_secs(300)).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.inbox.lock().unwrap().calls, 0, "nothing queued it yet");
+
+    assert_eq!(dispatcher.requeue_unattempted(Duration::ZERO).await.unwrap(), 1);
+    // Its job exists now: a second sweep does not queue it again.
+    assert_eq!(dispatcher.requeue_unattempted(Duration::ZERO).await.unwrap(), 0);
+    eventually(|| rx.events_of("session.status").iter().any(|e| e["id"] == event_id)).await;
+    let one = get_json(&app, &format!("/sessions/s/webhooks/deliveries/{}", stored[0].id)).await;
+    assert_eq!(one["status"], "delivered");
+    assert_eq!(one["attempts"], 1);
+    app.stop().await.unwrap();
+}
