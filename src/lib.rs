@@ -164,6 +164,13 @@ fn start_messaging(state: &AppState) {
     );
     let token = state.supervisor.token();
     state.supervisor.spawn("messages-worker", worker.run(token.clone()));
+    let repair = messages::repair::Repair {
+        store: state.store.clone(),
+        queue: state.queue.clone(),
+        hub: state.sessions.hub().clone(),
+        config: config.messages.clone(),
+    };
+    state.supervisor.spawn("message-repair", repair.run(token.clone()));
     let store = state.store.clone();
     let retention_days = config.messages.retention_days;
     state.supervisor.spawn("message-log-retention", async move {

@@ -222,6 +222,7 @@ pub async fn send(
         mentions: valid.mentions.iter().map(Jid::to_string).collect(),
         request_id: request_id.clone(),
         draft,
+        resend: false,
     };
     let log = NewMessageLog {
         session_id: session.to_owned(),

@@ -176,6 +176,12 @@ pub struct MessagesConfig {
     pub pacing_jitter_ms: u64,
     #[validate(range(max = 60000))]
     pub typing_ms: u64,
+    /// A message at `sent` this long without a receipt is sent again (same
+    /// WhatsApp id); 0 turns resending off.
+    #[validate(range(max = 604800))]
+    pub resend_after_secs: u64,
+    #[validate(range(max = 10))]
+    pub max_resends: u32,
 }
 
 /// Webhook delivery.

@@ -98,6 +98,9 @@ pub struct SendJob {
     #[serde(default)]
     pub mentions: Vec<String>,
     pub request_id: Option<String>,
+    /// A repeat of a message stuck at `sent` (see `repair.rs`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resend: bool,
 }
 
 /// Media bytes for the draft's file, resolved by the sender.
@@ -179,6 +182,7 @@ mod tests {
             reply_to: Some(TargetRef { id: "3EB0BB".into(), from_me: true, sender: None }),
             mentions: vec!["491709999999@s.whatsapp.net".into()],
             request_id: None,
+            resend: false,
         }
     }
 

@@ -13,11 +13,13 @@
 //! Layout: `request.rs` the API body and its validation; `job.rs` the queued
 //! form and its conversion to the engine's message; `send.rs` the handler;
 //! `pacing.rs` per-session rate limits; `tracker.rs` receipts and incoming
-//! messages; `writer.rs` group commit of log rows and jobs; `ids.rs` message ids.
+//! messages; `writer.rs` group commit of log rows and jobs; `repair.rs`
+//! resends of messages stuck at `sent` and orphaned rows; `ids.rs` message ids.
 
 pub mod ids;
 pub mod job;
 pub mod pacing;
+pub mod repair;
 pub mod request;
 pub mod send;
 pub mod tracker;

@@ -101,11 +101,19 @@ impl SendHandler {
     }
 
     async fn attempt(&self, job: &SendJob, claimed: &ClaimedJob) -> Result<Option<Duration>, Failure> {
-        // A repeat attempt first checks whether an earlier one got through.
-        if claimed.attempt > 1
+        if job.resend {
+            // A resend goes out only while the message still waits for its
+            // first receipt.
+            match self.store.message_logs.get(&job.session_id, &job.message_id).await {
+                Ok(Some(log)) if log.status == "sent" => {}
+                Ok(_) => return Ok(None),
+                Err(e) => return Err(Failure::Transient(e.to_string())),
+            }
+        } else if claimed.attempt > 1
             && let Ok(Some(log)) = self.store.message_logs.get(&job.session_id, &job.message_id).await
             && log.status != "queued"
         {
+            // A repeat attempt found that an earlier one got through.
             return Ok(None);
         }
         let handle = self.sessions.handle(&job.session_id);
@@ -144,6 +152,10 @@ impl SendHandler {
         let started = Instant::now();
         let sent = engine.send(&chat, &message).await?;
         metrics::histogram!("wag_message_send_seconds").record(started.elapsed().as_secs_f64());
+        if job.resend {
+            metrics::counter!("wag_messages_total", "result" => "resent").increment(1);
+            return Ok(None);
+        }
         match self.writer.mark_sent(&job.session_id, &job.message_id, sent.id.as_str()).await {
             // A receipt that overtook the send already announced a later step.
             Ok(Some(log)) if log.status == "sent" => self.hub.publish_with(

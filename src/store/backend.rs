@@ -508,6 +508,39 @@ macro_rules! impl_repos {
                 Ok(out)
             }
 
+            async fn stale_outgoing(
+                &self,
+                status: &str,
+                before: DateTime<Utc>,
+                max_resends: i32,
+                after_id: i64,
+                limit: i64,
+            ) -> StoreResult<Vec<(i64, String, String)>> {
+                Ok(sqlx::query_as::<$db, (i64, String, String)>(
+                    "SELECT id, session_id, message_id FROM message_logs WHERE status = $1 AND updated_at < $2 \
+                     AND direction = 'outgoing' AND resends < $3 AND id > $4 ORDER BY id LIMIT $5",
+                )
+                .bind(status)
+                .bind(before)
+                .bind(max_resends)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn count_resend(&self, session_id: &str, message_id: &str) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "UPDATE message_logs SET resends = resends + 1, updated_at = $3 WHERE session_id = $1 AND message_id = $2",
+                )
+                .bind(session_id)
+                .bind(message_id)
+                .bind(Utc::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn count_queued(&self, session_id: &str) -> StoreResult<i64> {
                 Ok(sqlx::query_as::<$db, (i64,)>(
                     "SELECT COUNT(*) FROM message_logs WHERE session_id = $1 AND status = 'queued'",

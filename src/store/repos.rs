@@ -117,6 +117,19 @@ pub trait MessageLogRepo: Send + Sync {
         &self,
         rows: &[(String, String, &'static str)],
     ) -> StoreResult<Vec<Option<MessageLog>>>;
+    /// Outgoing rows in `status` since before `before` and sent again fewer
+    /// than `max_resends` times, with `id > after_id`, in id order:
+    /// (id, session_id, message_id).
+    async fn stale_outgoing(
+        &self,
+        status: &str,
+        before: DateTime<Utc>,
+        max_resends: i32,
+        after_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, String, String)>>;
+    /// Counts one more resend (and restarts the row's clock).
+    async fn count_resend(&self, session_id: &str, message_id: &str) -> StoreResult<()>;
     /// Outgoing messages of a session waiting to be sent.
     async fn count_queued(&self, session_id: &str) -> StoreResult<i64>;
     /// Retention: removes logs created before `cutoff`, returns how many.

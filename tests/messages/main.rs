@@ -10,4 +10,5 @@ mod helpers;
 
 mod log;
 mod media;
+mod repair;
 mod send;

@@ -85,7 +85,10 @@ pub enum FaultKind {
     TemporaryBan,
     /// Another client took over the connection.
     StreamReplaced,
-    /// Connecting works again.
+    /// Receipts for the messages this session sends are lost (a flaky
+    /// network, a receipt missed while the gateway was down) until `clear`.
+    DropReceipts,
+    /// Connecting works again, and receipts arrive again.
     Clear,
 }
 
@@ -118,6 +121,7 @@ struct Slot {
     blocked: HashSet<Jid>,
     mailbox: VecDeque<IncomingMessage>,
     sent: VecDeque<(MessageId, Jid)>,
+    drop_receipts: bool,
 }
 
 struct Group {
@@ -237,6 +241,7 @@ impl SandboxNetwork {
                 blocked,
                 mailbox,
                 sent: VecDeque::new(),
+                drop_receipts: false,
             },
         );
         instance
@@ -522,6 +527,11 @@ impl SandboxNetwork {
             let reason = match fault.kind {
                 FaultKind::Clear => {
                     slot.fail_connects = 0;
+                    slot.drop_receipts = false;
+                    None
+                }
+                FaultKind::DropReceipts => {
+                    slot.drop_receipts = true;
                     None
                 }
                 FaultKind::Disconnect => {
@@ -673,7 +683,8 @@ impl SandboxNetwork {
                 }
                 _ => return Err(EngineError::Unsupported("sandbox")),
             };
-            let my_events = Self::slot(&mut world, session)?.events.clone();
+            let mine = Self::slot(&mut world, session)?;
+            let (my_events, drop_receipts) = (mine.events.clone(), mine.drop_receipts);
             for phone in recipients {
                 let chat_for_them = if to.is_group() { to.clone() } else { me.to_jid() };
                 let receipt_chat = to.clone();
@@ -691,11 +702,18 @@ impl SandboxNetwork {
                                     Duration::ZERO,
                                 );
                             }
-                            out.push(
-                                &my_events,
-                                receipt(receipt_chat, vec![sent.id.clone()], Ack::Delivered, phone.to_jid()),
-                                self.delivered_after(),
-                            );
+                            if !drop_receipts {
+                                out.push(
+                                    &my_events,
+                                    receipt(
+                                        receipt_chat,
+                                        vec![sent.id.clone()],
+                                        Ack::Delivered,
+                                        phone.to_jid(),
+                                    ),
+                                    self.delivered_after(),
+                                );
+                            }
                         } else if !repeat {
                             if theirs.mailbox.len() >= MAILBOX_LIMIT {
                                 theirs.mailbox.pop_front();
@@ -703,6 +721,7 @@ impl SandboxNetwork {
                             theirs.mailbox.push_back(incoming(chat_for_them, &phone));
                         }
                     }
+                    None if drop_receipts => {}
                     None => {
                         // A virtual contact: its phone is always on and reads everything.
                         out.push(
