@@ -190,6 +190,14 @@ impl QueueBackend for RedisQueue {
         Ok(())
     }
 
+    async fn finish_many(&self, items: &[(ClaimedJob, Resolution)]) -> QueueResult<()> {
+        // Concurrent calls share the multiplexed connection: one pipelined
+        // round trip for the batch instead of one per job.
+        let results = futures_util::future::join_all(items.iter().map(|(job, r)| self.finish(job, r))).await;
+        results.into_iter().collect::<QueueResult<Vec<()>>>()?;
+        Ok(())
+    }
+
     async fn release(&self, job: &ClaimedJob) -> QueueResult<()> {
         self.finish_with(job, "release", 0, "").await?;
         Ok(())
