@@ -11,6 +11,7 @@
 //! - `net`       outbound HTTP behind the SSRF guard;
 //! - `messages`  the send pipeline, delivery statuses and the message log;
 //! - `webhooks`  signed, durable, retried delivery of every event;
+//! - `templates` message templates and their small, safe language;
 //! - `shutdown`  the supervisor owning every background task;
 //! - `state`     `AppState`, handed to every handler;
 //! - `cli`       the `wa-gateway` command line.
@@ -37,6 +38,7 @@ pub mod shutdown;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod templates;
 pub mod wa;
 pub mod webhooks;
 

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, messages, metrics, pagination, sandbox, session_control, sessions, webhooks};
+use super::{health, messages, metrics, pagination, sandbox, session_control, sessions, templates, webhooks};
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
 
@@ -30,6 +30,7 @@ use crate::state::AppState;
         messages::mark_read,
         webhooks::create, webhooks::list, webhooks::get_one, webhooks::update, webhooks::remove,
         webhooks::deliveries, webhooks::delivery, webhooks::retry, webhooks::replay,
+        templates::create, templates::list, templates::get_one, templates::replace, templates::remove,
     ),
     components(schemas(ErrorResponse, ErrorBody, sessions::SessionView, sessions::CreateSession,
         sessions::Engine, sessions::WebhookSpec, sessions::WebhookCreated, pagination::Paginated<sessions::SessionView>,
@@ -44,13 +45,16 @@ use crate::state::AppState;
         crate::messages::request::LocationInput, crate::messages::request::ContactInput,
         crate::messages::request::ReactionInput, crate::messages::request::PollInput,
         webhooks::WebhookView, webhooks::WebhookUpdate, webhooks::DeliveryView, webhooks::AttemptView,
-        webhooks::ReplayRequest, webhooks::ReplayView, pagination::Paginated<webhooks::DeliveryView>)),
+        webhooks::ReplayRequest, webhooks::ReplayView, pagination::Paginated<webhooks::DeliveryView>,
+        templates::TemplateView, templates::CreateTemplate, templates::ReplaceTemplate,
+        pagination::Paginated<templates::TemplateView>)),
     modifiers(&Security),
     tags(
         (name = "health", description = "Liveness, readiness and summary; no API key needed"),
         (name = "sessions", description = "WhatsApp sessions (accounts) linked to the gateway"),
         (name = "messages", description = "Send messages (queued, durable, idempotent) and follow their delivery"),
         (name = "webhooks", description = "Signed (Standard Webhooks), durable, retried event delivery"),
+        (name = "templates", description = "Reusable message texts with {{variables}}"),
         (name = "sandbox", description = "The simulated WhatsApp network: play the phone, the contacts and the faults"),
     )
 )]

@@ -174,6 +174,7 @@ pub async fn send(
     if state.sessions.handle(session).is_none() && state.store.sessions.get(session).await?.is_none() {
         return Err(session_not_found(session));
     }
+    let request = super::templates::fill(&state, request).await?;
     let config = &state.config.messages;
     let valid = request
         .validate(config.max_media_bytes)

@@ -13,6 +13,7 @@ mod pagination;
 mod sandbox;
 mod session_control;
 mod sessions;
+mod templates;
 mod webhooks;
 
 use axum::Router;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sandbox::router())
         .merge(messages::router(state.config.messages.max_request_bytes))
         .merge(webhooks::router())
+        .merge(templates::router())
         .route_layer(middleware::from_fn_with_state(state.api_key.clone(), auth::require_api_key));
     let public = Router::new().merge(health::router()).merge(metrics::router()).merge(docs::router());
 

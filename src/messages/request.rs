@@ -23,6 +23,9 @@ pub enum MessageType {
     Contact,
     Reaction,
     Poll,
+    /// A stored template filled in with `variables`; with `media`, the text
+    /// is the caption of an image, video or document (by `media.mime_type`).
+    Template,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -103,6 +106,11 @@ pub struct SendMessage {
     /// Phone numbers or JIDs mentioned (write them as @number in the text).
     #[serde(default)]
     pub mentions: Vec<String>,
+    /// The template's name (type `template`).
+    pub template: Option<String>,
+    /// Values for the template's variables: strings, numbers or booleans.
+    #[schema(value_type = Option<Object>, example = json!({"name": "Ada", "order": "A-17"}))]
+    pub variables: Option<Map<String, Value>>,
 }
 
 /// A validated request; reply and reaction targets are still raw ids for
@@ -288,6 +296,11 @@ impl SendMessage {
                     }
                 };
                 Draft::Contact { display_name: c.name.clone(), vcard }
+            }
+            MessageType::Template => {
+                // Filled in (and given its real type) before validation.
+                p.add("template", "could not be filled in");
+                return None;
             }
             MessageType::Reaction => {
                 let Some(r) = &self.reaction else {

@@ -12,3 +12,4 @@ mod log;
 mod media;
 mod repair;
 mod send;
+mod templates;
