@@ -7,7 +7,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, messages, metrics, pagination, sandbox, session_control, sessions, templates, webhooks};
+use super::{
+    batches, health, messages, metrics, pagination, sandbox, session_control, sessions, templates, webhooks,
+};
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
 
@@ -27,7 +29,7 @@ use crate::state::AppState;
         session_control::pair_code, session_control::events,
         sandbox::link, sandbox::inbound, sandbox::fault,
         messages::send, messages::list, messages::get_one, messages::status, messages::edit, messages::revoke,
-        messages::mark_read,
+        messages::mark_read, batches::create, batches::get_one,
         webhooks::create, webhooks::list, webhooks::get_one, webhooks::update, webhooks::remove,
         webhooks::deliveries, webhooks::delivery, webhooks::retry, webhooks::replay,
         templates::create, templates::list, templates::get_one, templates::replace, templates::remove,
@@ -46,6 +48,7 @@ use crate::state::AppState;
         crate::messages::request::ReactionInput, crate::messages::request::PollInput,
         webhooks::WebhookView, webhooks::WebhookUpdate, webhooks::DeliveryView, webhooks::AttemptView,
         webhooks::ReplayRequest, webhooks::ReplayView, pagination::Paginated<webhooks::DeliveryView>,
+        batches::BatchRequest, batches::BatchView,
         templates::TemplateView, templates::CreateTemplate, templates::ReplaceTemplate,
         pagination::Paginated<templates::TemplateView>)),
     modifiers(&Security),

@@ -21,7 +21,7 @@ use crate::error::{ApiResult, Error, ErrorResponse};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::request_id::RequestId;
 use crate::messages::job::{Draft, TargetRef};
-use crate::messages::request::SendMessage;
+use crate::messages::request::{SendMessage, Validated};
 use crate::messages::tracker::cap_preview;
 use crate::messages::{QUEUE, SendJob, ids};
 use crate::queue::NewJob;
@@ -60,6 +60,9 @@ pub struct MessageView {
     pub status: String,
     pub error: Option<String>,
     pub request_id: Option<String>,
+    /// The batch the message was sent in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -83,6 +86,7 @@ impl From<MessageLog> for MessageView {
             status: l.status,
             error: l.error,
             request_id: l.request_id,
+            batch_id: l.batch_id,
             created_at: l.created_at,
             updated_at: l.updated_at,
             sent_at: l.sent_at,
@@ -174,12 +178,8 @@ pub async fn send(
     if state.sessions.handle(session).is_none() && state.store.sessions.get(session).await?.is_none() {
         return Err(session_not_found(session));
     }
-    let request = super::templates::fill(&state, request).await?;
+    let valid = validated(&state, request).await?;
     let config = &state.config.messages;
-    let valid = request
-        .validate(config.max_media_bytes)
-        .map_err(|details| Error::validation("the message is invalid", details))?;
-
     let mut message_id = ids::new_message_id();
     if let Some(key) = &key {
         let hash: String = Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
@@ -204,16 +204,38 @@ pub async fn send(
             }
         }
     }
+    let request_id = request_id.map(|r| r.0.0.to_string());
+    let (log, new_job) = prepare(&state, session, valid, message_id, request_id, None).await?;
+    accept(&state, log.clone(), new_job).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted_view(log))))
+}
 
+/// Fills in a template and checks everything that needs no network.
+pub(super) async fn validated(state: &AppState, request: SendMessage) -> ApiResult<Validated> {
+    let request = super::templates::fill(state, request).await?;
+    request
+        .validate(state.config.messages.max_media_bytes)
+        .map_err(|details| Error::validation("the message is invalid", details))
+}
+
+/// The message's log row and its job, reply and reaction targets resolved.
+pub(super) async fn prepare(
+    state: &AppState,
+    session: &str,
+    valid: Validated,
+    message_id: String,
+    request_id: Option<String>,
+    batch_id: Option<String>,
+) -> ApiResult<(NewMessageLog, NewJob)> {
+    let config = &state.config.messages;
     let mut draft = valid.draft;
     if let Draft::Reaction { target: t, .. } = &mut draft {
-        *t = target(&state, session, &t.id.clone()).await?;
+        *t = target(state, session, &t.id.clone()).await?;
     }
     let reply_to = match &valid.reply_to {
-        Some(raw) => Some(target(&state, session, raw).await?),
+        Some(raw) => Some(target(state, session, raw).await?),
         None => None,
     };
-    let request_id = request_id.map(|r| r.0.0.to_string());
     let job = SendJob {
         session_id: session.to_owned(),
         message_id: message_id.clone(),
@@ -236,15 +258,21 @@ pub async fn send(
         status: "queued".into(),
         request_id,
         sender_jid: None,
+        batch_id,
     };
-    // One group commit writes the row, then the job: the job can never run
-    // before its row exists. A crash between the two leaves a queued row the
-    // client was never told about (no 202 was sent).
     let payload = serde_json::to_value(&job).map_err(|e| Error::Internal(e.into()))?;
     let lane = format!("{session}|{}", job.chat);
     let new_job =
-        NewJob::new(QUEUE, lane, payload).id(message_id.clone()).ordered().max_attempts(config.max_attempts);
-    if let Err(e) = state.log_writer.accept(log.clone(), new_job).await {
+        NewJob::new(QUEUE, lane, payload).id(message_id).ordered().max_attempts(config.max_attempts);
+    Ok((log, new_job))
+}
+
+/// Writes the row, then the job, in one group commit: the job can never run
+/// before its row exists. A crash between the two leaves a queued row the
+/// client was never told about (no 202 was sent); the repair sweep fails it.
+pub(super) async fn accept(state: &AppState, log: NewMessageLog, job: NewJob) -> ApiResult<()> {
+    let message_id = log.message_id.clone();
+    if let Err(e) = state.log_writer.accept(log, job).await {
         tracing::error!(error = %e, message_id, "could not accept a message");
         return Err(Error::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -253,19 +281,25 @@ pub async fn send(
         ));
     }
     metrics::counter!("wag_messages_total", "result" => "queued").increment(1);
+    Ok(())
+}
+
+/// What the client sees of a message just accepted.
+pub(super) fn accepted_view(log: NewMessageLog) -> MessageView {
     let now = Utc::now();
-    let view = MessageView {
-        id: message_id,
+    MessageView {
+        id: log.message_id,
         wa_id: log.wa_message_id,
         session_id: log.session_id,
-        direction: "outgoing".into(),
+        direction: log.direction.as_str().to_owned(),
         chat: log.chat_jid,
-        sender: None,
+        sender: log.sender_jid,
         kind: log.message_type,
         preview: log.content_preview,
         status: log.status,
         error: None,
         request_id: log.request_id,
+        batch_id: log.batch_id,
         created_at: now,
         updated_at: now,
         sent_at: None,
@@ -273,8 +307,7 @@ pub async fn send(
         read_at: None,
         played_at: None,
         failed_at: None,
-    };
-    Ok((StatusCode::ACCEPTED, Json(view)))
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -5,6 +5,7 @@
 //! HTTP metrics, panic catcher, timeout, body limit; protected routes add
 //! the API key.
 
+mod batches;
 mod docs;
 pub(crate) mod health;
 mod messages;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router(state.config.messages.max_request_bytes))
         .merge(webhooks::router())
         .merge(templates::router())
+        .merge(batches::router(state.config.messages.max_request_bytes))
         .route_layer(middleware::from_fn_with_state(state.api_key.clone(), auth::require_api_key));
     let public = Router::new().merge(health::router()).merge(metrics::router()).merge(docs::router());
 

@@ -58,6 +58,7 @@ impl MessageSink for Tracker {
             status: if m.from_me { "sent".into() } else { "received".into() },
             request_id: None,
             sender_jid: (m.sender != m.chat).then(|| m.sender.to_string()),
+            batch_id: None,
         };
         self.writer.incoming(new).await;
         metrics::counter!("wag_messages_received_total").increment(1);

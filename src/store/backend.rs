@@ -38,7 +38,7 @@ macro_rules! session_cols {
 }
 macro_rules! log_cols {
     () => {
-        "id, session_id, direction, message_id, wa_message_id, chat_jid, message_type, content_preview, status, error, request_id, created_at, updated_at, sender_jid, sent_at, delivered_at, read_at, played_at, failed_at"
+        "id, session_id, direction, message_id, wa_message_id, chat_jid, message_type, content_preview, status, error, request_id, created_at, updated_at, sender_jid, sent_at, delivered_at, read_at, played_at, failed_at, batch_id"
     };
 }
 macro_rules! webhook_cols {
@@ -258,8 +258,8 @@ macro_rules! impl_repos {
             async fn insert(&self, new: &NewMessageLog) -> StoreResult<MessageLog> {
                 let sql = concat!(
                     "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
-                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING ",
+                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid, batch_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) RETURNING ",
                     log_cols!()
                 );
                 Ok(sqlx::query_as::<$db, MessageLog>(sql)
@@ -274,6 +274,7 @@ macro_rules! impl_repos {
                     .bind(new.request_id.as_deref())
                     .bind(Utc::now())
                     .bind(new.sender_jid.as_deref())
+                    .bind(new.batch_id.as_deref())
                     .fetch_one(&self.pool)
                     .await?)
             }
@@ -419,7 +420,7 @@ macro_rules! impl_repos {
                 let now = Utc::now();
                 let mut q = QueryBuilder::<$db>::new(
                     "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
-                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid) ",
+                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid, batch_id) ",
                 );
                 q.push_values(rows, |mut b, new| {
                     b.push_bind(new.session_id.clone())
@@ -433,7 +434,8 @@ macro_rules! impl_repos {
                         .push_bind(new.request_id.clone())
                         .push_bind(now)
                         .push_bind(now)
-                        .push_bind(new.sender_jid.clone());
+                        .push_bind(new.sender_jid.clone())
+                        .push_bind(new.batch_id.clone());
                 });
                 q.push(" ON CONFLICT (session_id, message_id) DO NOTHING");
                 Ok(q.build().execute(&self.pool).await?.rows_affected())
@@ -525,6 +527,16 @@ macro_rules! impl_repos {
                 .bind(max_resends)
                 .bind(after_id)
                 .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn list_batch(&self, session_id: &str, batch_id: &str) -> StoreResult<Vec<MessageLog>> {
+                Ok(sqlx::query_as::<$db, MessageLog>(concat!(
+                    "SELECT ", log_cols!(), " FROM message_logs WHERE session_id = $1 AND batch_id = $2 ORDER BY id"
+                ))
+                .bind(session_id)
+                .bind(batch_id)
                 .fetch_all(&self.pool)
                 .await?)
             }

@@ -111,6 +111,8 @@ pub struct MessageLog {
     pub read_at: Option<DateTime<Utc>>,
     pub played_at: Option<DateTime<Utc>>,
     pub failed_at: Option<DateTime<Utc>>,
+    /// The batch the message was sent in, if any.
+    pub batch_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +128,7 @@ pub struct NewMessageLog {
     pub request_id: Option<String>,
     /// Incoming: the author, when it is not the chat itself (groups).
     pub sender_jid: Option<String>,
+    pub batch_id: Option<String>,
 }
 
 /// Delivery steps of an outgoing message, in order; a receipt only ever

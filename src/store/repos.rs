@@ -128,6 +128,8 @@ pub trait MessageLogRepo: Send + Sync {
         after_id: i64,
         limit: i64,
     ) -> StoreResult<Vec<(i64, String, String)>>;
+    /// The messages of a batch, in the order they were given.
+    async fn list_batch(&self, session_id: &str, batch_id: &str) -> StoreResult<Vec<MessageLog>>;
     /// Counts one more resend (and restarts the row's clock).
     async fn count_resend(&self, session_id: &str, message_id: &str) -> StoreResult<()>;
     /// Outgoing messages of a session waiting to be sent.

@@ -8,6 +8,7 @@ mod support;
 #[allow(dead_code)]
 mod helpers;
 
+mod batches;
 mod log;
 mod media;
 mod repair;

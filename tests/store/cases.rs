@@ -24,6 +24,7 @@ fn log(session: &str, message_id: &str, chat: &str, direction: Direction) -> New
         status: "queued".into(),
         request_id: Some("req-1".into()),
         sender_jid: None,
+        batch_id: None,
     }
 }
 
