@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use super::messages::{MessageView, accept, accepted_view, prepare, validated};
+use super::messages::{MessageView, Origin, accept, accepted_view, ensure_session, prepare, validated};
 use super::sessions::{parse_id, session_not_found};
 use crate::error::{ApiResult, Error, ErrorResponse};
 use crate::http::extract::{Json, Path};
@@ -99,9 +99,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<BatchView>)> {
     let id = parse_id(&id)?;
     let session = id.as_str();
-    if state.sessions.handle(session).is_none() && state.store.sessions.get(session).await?.is_none() {
-        return Err(session_not_found(session));
-    }
+    ensure_session(&state, session).await?;
     if body.messages.is_empty() || body.messages.len() > MAX_BATCH {
         return Err(Error::validation(
             "the batch is invalid",
@@ -125,8 +123,9 @@ pub async fn create(
     let mut prepared = Vec::with_capacity(valid.len());
     for v in valid {
         let message_id = ids::new_message_id();
-        prepared
-            .push(prepare(&state, session, v, message_id, request_id.clone(), Some(batch_id.clone())).await?);
+        let origin =
+            Origin { request_id: request_id.clone(), batch_id: Some(batch_id.clone()), send_at: None };
+        prepared.push(prepare(&state, session, v, message_id, origin).await?);
     }
     // Handed to the group commit together, so they usually share one commit.
     let results = futures_util::future::join_all(

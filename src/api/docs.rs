@@ -8,7 +8,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    batches, health, messages, metrics, pagination, sandbox, session_control, sessions, templates, webhooks,
+    batches, health, messages, metrics, pagination, sandbox, schedule, session_control, sessions, templates,
+    webhooks,
 };
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
@@ -30,6 +31,7 @@ use crate::state::AppState;
         sandbox::link, sandbox::inbound, sandbox::fault,
         messages::send, messages::list, messages::get_one, messages::status, messages::edit, messages::revoke,
         messages::mark_read, batches::create, batches::get_one,
+        schedule::create, schedule::list, schedule::cancel,
         webhooks::create, webhooks::list, webhooks::get_one, webhooks::update, webhooks::remove,
         webhooks::deliveries, webhooks::delivery, webhooks::retry, webhooks::replay,
         templates::create, templates::list, templates::get_one, templates::replace, templates::remove,
@@ -48,7 +50,7 @@ use crate::state::AppState;
         crate::messages::request::ReactionInput, crate::messages::request::PollInput,
         webhooks::WebhookView, webhooks::WebhookUpdate, webhooks::DeliveryView, webhooks::AttemptView,
         webhooks::ReplayRequest, webhooks::ReplayView, pagination::Paginated<webhooks::DeliveryView>,
-        batches::BatchRequest, batches::BatchView,
+        batches::BatchRequest, batches::BatchView, schedule::ScheduleRequest,
         templates::TemplateView, templates::CreateTemplate, templates::ReplaceTemplate,
         pagination::Paginated<templates::TemplateView>)),
     modifiers(&Security),

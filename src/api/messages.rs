@@ -56,13 +56,16 @@ pub struct MessageView {
     #[serde(rename = "type")]
     pub kind: String,
     pub preview: Option<String>,
-    /// `queued`, `sent`, `delivered`, `read`, `played`, `failed` (outgoing) or `received` (incoming).
+    /// `queued`, `sent`, `delivered`, `read`, `played`, `failed`, `cancelled` (outgoing) or `received` (incoming).
     pub status: String,
     pub error: Option<String>,
     pub request_id: Option<String>,
     /// The batch the message was sent in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_id: Option<String>,
+    /// A scheduled message: when it is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -87,6 +90,7 @@ impl From<MessageLog> for MessageView {
             error: l.error,
             request_id: l.request_id,
             batch_id: l.batch_id,
+            scheduled_at: l.scheduled_at,
             created_at: l.created_at,
             updated_at: l.updated_at,
             sent_at: l.sent_at,
@@ -174,10 +178,7 @@ pub async fn send(
     }
     let key = idempotency_key(&headers)?;
     let axum::Json(request) = axum::Json::<SendMessage>::from_bytes(&body)?;
-    // A running session exists; only others cost a lookup.
-    if state.sessions.handle(session).is_none() && state.store.sessions.get(session).await?.is_none() {
-        return Err(session_not_found(session));
-    }
+    ensure_session(&state, session).await?;
     let valid = validated(&state, request).await?;
     let config = &state.config.messages;
     let mut message_id = ids::new_message_id();
@@ -205,9 +206,18 @@ pub async fn send(
         }
     }
     let request_id = request_id.map(|r| r.0.0.to_string());
-    let (log, new_job) = prepare(&state, session, valid, message_id, request_id, None).await?;
+    let origin = Origin { request_id, ..Default::default() };
+    let (log, new_job) = prepare(&state, session, valid, message_id, origin).await?;
     accept(&state, log.clone(), new_job).await?;
     Ok((StatusCode::ACCEPTED, Json(accepted_view(log))))
+}
+
+/// 404 unless the session exists; a running one costs no lookup.
+pub(super) async fn ensure_session(state: &AppState, session: &str) -> ApiResult<()> {
+    if state.sessions.handle(session).is_none() && state.store.sessions.get(session).await?.is_none() {
+        return Err(session_not_found(session));
+    }
+    Ok(())
 }
 
 /// Fills in a template and checks everything that needs no network.
@@ -218,15 +228,24 @@ pub(super) async fn validated(state: &AppState, request: SendMessage) -> ApiResu
         .map_err(|details| Error::validation("the message is invalid", details))
 }
 
+/// Where a message comes from besides its body.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Origin {
+    pub request_id: Option<String>,
+    pub batch_id: Option<String>,
+    /// A scheduled message: when to send it.
+    pub send_at: Option<DateTime<Utc>>,
+}
+
 /// The message's log row and its job, reply and reaction targets resolved.
 pub(super) async fn prepare(
     state: &AppState,
     session: &str,
     valid: Validated,
     message_id: String,
-    request_id: Option<String>,
-    batch_id: Option<String>,
+    origin: Origin,
 ) -> ApiResult<(NewMessageLog, NewJob)> {
+    let Origin { request_id, batch_id, send_at } = origin;
     let config = &state.config.messages;
     let mut draft = valid.draft;
     if let Draft::Reaction { target: t, .. } = &mut draft {
@@ -259,11 +278,15 @@ pub(super) async fn prepare(
         request_id,
         sender_jid: None,
         batch_id,
+        scheduled_at: send_at,
     };
     let payload = serde_json::to_value(&job).map_err(|e| Error::Internal(e.into()))?;
     let lane = format!("{session}|{}", job.chat);
-    let new_job =
+    let mut new_job =
         NewJob::new(QUEUE, lane, payload).id(message_id).ordered().max_attempts(config.max_attempts);
+    if let Some(at) = send_at {
+        new_job = new_job.run_at(at.timestamp_millis());
+    }
     Ok((log, new_job))
 }
 
@@ -300,6 +323,7 @@ pub(super) fn accepted_view(log: NewMessageLog) -> MessageView {
         error: None,
         request_id: log.request_id,
         batch_id: log.batch_id,
+        scheduled_at: log.scheduled_at,
         created_at: now,
         updated_at: now,
         sent_at: None,

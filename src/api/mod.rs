@@ -12,6 +12,7 @@ mod messages;
 mod metrics;
 mod pagination;
 mod sandbox;
+mod schedule;
 mod session_control;
 mod sessions;
 mod templates;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router(state.config.messages.max_request_bytes))
         .merge(webhooks::router())
         .merge(templates::router())
+        .merge(schedule::router(state.config.messages.max_request_bytes))
         .merge(batches::router(state.config.messages.max_request_bytes))
         .route_layer(middleware::from_fn_with_state(state.api_key.clone(), auth::require_api_key));
     let public = Router::new().merge(health::router()).merge(metrics::router()).merge(docs::router());

@@ -59,6 +59,7 @@ impl MessageSink for Tracker {
             request_id: None,
             sender_jid: (m.sender != m.chat).then(|| m.sender.to_string()),
             batch_id: None,
+            scheduled_at: None,
         };
         self.writer.incoming(new).await;
         metrics::counter!("wag_messages_received_total").increment(1);

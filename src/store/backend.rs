@@ -38,7 +38,7 @@ macro_rules! session_cols {
 }
 macro_rules! log_cols {
     () => {
-        "id, session_id, direction, message_id, wa_message_id, chat_jid, message_type, content_preview, status, error, request_id, created_at, updated_at, sender_jid, sent_at, delivered_at, read_at, played_at, failed_at, batch_id"
+        "id, session_id, direction, message_id, wa_message_id, chat_jid, message_type, content_preview, status, error, request_id, created_at, updated_at, sender_jid, sent_at, delivered_at, read_at, played_at, failed_at, batch_id, scheduled_at"
     };
 }
 macro_rules! webhook_cols {
@@ -258,8 +258,8 @@ macro_rules! impl_repos {
             async fn insert(&self, new: &NewMessageLog) -> StoreResult<MessageLog> {
                 let sql = concat!(
                     "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
-                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid, batch_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) RETURNING ",
+                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid, batch_id, scheduled_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13) RETURNING ",
                     log_cols!()
                 );
                 Ok(sqlx::query_as::<$db, MessageLog>(sql)
@@ -275,6 +275,7 @@ macro_rules! impl_repos {
                     .bind(Utc::now())
                     .bind(new.sender_jid.as_deref())
                     .bind(new.batch_id.as_deref())
+                    .bind(new.scheduled_at)
                     .fetch_one(&self.pool)
                     .await?)
             }
@@ -420,7 +421,7 @@ macro_rules! impl_repos {
                 let now = Utc::now();
                 let mut q = QueryBuilder::<$db>::new(
                     "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
-                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid, batch_id) ",
+                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid, batch_id, scheduled_at) ",
                 );
                 q.push_values(rows, |mut b, new| {
                     b.push_bind(new.session_id.clone())
@@ -435,7 +436,8 @@ macro_rules! impl_repos {
                         .push_bind(now)
                         .push_bind(now)
                         .push_bind(new.sender_jid.clone())
-                        .push_bind(new.batch_id.clone());
+                        .push_bind(new.batch_id.clone())
+                        .push_bind(new.scheduled_at);
                 });
                 q.push(" ON CONFLICT (session_id, message_id) DO NOTHING");
                 Ok(q.build().execute(&self.pool).await?.rows_affected())
@@ -539,6 +541,19 @@ macro_rules! impl_repos {
                 .bind(batch_id)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn list_scheduled(&self, session_id: &str, page: &Page<i64>) -> StoreResult<Vec<MessageLog>> {
+                let mut q = QueryBuilder::<$db>::new(concat!(
+                    "SELECT ", log_cols!(), " FROM message_logs WHERE session_id = "
+                ));
+                q.push_bind(session_id.to_owned())
+                    .push(" AND scheduled_at IS NOT NULL AND status = 'queued'");
+                if let Some(after) = page.after {
+                    q.push(" AND id > ").push_bind(after);
+                }
+                q.push(" ORDER BY id LIMIT ").push_bind(page.sql_limit());
+                Ok(q.build_query_as::<MessageLog>().fetch_all(&self.pool).await?)
             }
 
             async fn count_resend(&self, session_id: &str, message_id: &str) -> StoreResult<()> {

@@ -113,6 +113,8 @@ pub struct MessageLog {
     pub failed_at: Option<DateTime<Utc>>,
     /// The batch the message was sent in, if any.
     pub batch_id: Option<String>,
+    /// A scheduled message: when it is due.
+    pub scheduled_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +131,7 @@ pub struct NewMessageLog {
     /// Incoming: the author, when it is not the chat itself (groups).
     pub sender_jid: Option<String>,
     pub batch_id: Option<String>,
+    pub scheduled_at: Option<DateTime<Utc>>,
 }
 
 /// Delivery steps of an outgoing message, in order; a receipt only ever

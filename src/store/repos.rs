@@ -130,6 +130,8 @@ pub trait MessageLogRepo: Send + Sync {
     ) -> StoreResult<Vec<(i64, String, String)>>;
     /// The messages of a batch, in the order they were given.
     async fn list_batch(&self, session_id: &str, batch_id: &str) -> StoreResult<Vec<MessageLog>>;
+    /// A session's scheduled messages not sent yet, in id order.
+    async fn list_scheduled(&self, session_id: &str, page: &Page<i64>) -> StoreResult<Vec<MessageLog>>;
     /// Counts one more resend (and restarts the row's clock).
     async fn count_resend(&self, session_id: &str, message_id: &str) -> StoreResult<()>;
     /// Outgoing messages of a session waiting to be sent.

@@ -12,5 +12,6 @@ mod batches;
 mod log;
 mod media;
 mod repair;
+mod schedule;
 mod send;
 mod templates;

@@ -81,6 +81,7 @@ async fn a_row_that_never_got_its_job_is_failed_and_a_waiting_one_is_left_alone(
         request_id: None,
         sender_jid: None,
         batch_id: None,
+        scheduled_at: None,
     };
     app.state.store.message_logs.insert(&orphan).await.unwrap();
     let r = repair(&app);

@@ -25,6 +25,7 @@ fn log(session: &str, message_id: &str, chat: &str, direction: Direction) -> New
         request_id: Some("req-1".into()),
         sender_jid: None,
         batch_id: None,
+        scheduled_at: None,
     }
 }
 
