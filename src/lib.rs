@@ -9,6 +9,7 @@
 //! - `engine`    the engine seam and the sandbox network;
 //! - `sessions`  the session registry, lifecycle, reconnection and restore;
 //! - `net`       outbound HTTP behind the SSRF guard;
+//! - `media`     uploaded files, typed by their bytes, kept privately;
 //! - `messages`  the send pipeline, delivery statuses and the message log;
 //! - `webhooks`  signed, durable, retried delivery of every event;
 //! - `templates` message templates and their small, safe language;
@@ -29,6 +30,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod media;
 pub mod messages;
 pub mod metrics;
 pub mod net;
@@ -157,6 +159,7 @@ fn start_messaging(state: &AppState) {
         hub: state.sessions.hub().clone(),
         pacer: state.pacer.clone(),
         outbound: state.outbound.clone(),
+        media: state.media.clone(),
         config: config.messages.clone(),
     };
     let worker = queue::Worker::new(
@@ -174,6 +177,7 @@ fn start_messaging(state: &AppState) {
     };
     state.supervisor.spawn("message-repair", repair.run(token.clone()));
     let store = state.store.clone();
+    let media = state.media.clone();
     let retention_days = config.messages.retention_days;
     state.supervisor.spawn("message-log-retention", async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -192,6 +196,11 @@ fn start_messaging(state: &AppState) {
             }
             if let Err(e) = store.idempotency.prune().await {
                 tracing::warn!(error = %e, "pruning idempotency keys failed");
+            }
+            match media.prune().await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "expired uploads removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning uploads failed"),
             }
         }
     });

@@ -40,6 +40,8 @@ pub struct AppState {
     pub webhook_client: Outbound,
     /// Group-committed writes of the message log and send queue.
     pub log_writer: LogWriter,
+    /// Uploaded files.
+    pub media: crate::media::MediaStore,
     pub started_at: Instant,
 }
 
@@ -114,7 +116,11 @@ impl AppState {
             0,
             config.webhooks.allow_private_networks,
         )?;
+        let media =
+            crate::media::MediaStore::open(config.media.dir(&config.storage.data_dir), config.media.limits())
+                .context("opening the media directory")?;
         Ok(Self {
+            media,
             webhook_client,
             sessions,
             sandbox,

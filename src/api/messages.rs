@@ -222,7 +222,23 @@ pub(super) async fn ensure_session(state: &AppState, session: &str) -> ApiResult
 
 /// Fills in a template and checks everything that needs no network.
 pub(super) async fn validated(state: &AppState, request: SendMessage) -> ApiResult<Validated> {
-    let request = super::templates::fill(state, request).await?;
+    let mut request = super::templates::fill(state, request).await?;
+    // An upload brings its type (from its bytes) and its file name.
+    if let Some(media) = &mut request.media
+        && let Some(id) = &media.id
+        && let Ok(info) = state.media.info(id).await
+    {
+        if media.mime_type.as_deref().is_some_and(|m| !m.eq_ignore_ascii_case(&info.mime_type)) {
+            return Err(Error::validation(
+                "media.mime_type: the upload is of another type",
+                json!({"media.mime_type": [format!("the upload is {}", info.mime_type)]}),
+            ));
+        }
+        media.mime_type = Some(info.mime_type);
+        if request.filename.is_none() {
+            request.filename = info.file_name;
+        }
+    }
     request
         .validate(state.config.messages.max_media_bytes)
         .map_err(|details| Error::validation("the message is invalid", details))

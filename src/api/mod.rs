@@ -8,6 +8,7 @@
 mod batches;
 mod docs;
 pub(crate) mod health;
+mod media;
 mod messages;
 mod metrics;
 mod pagination;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router(state.config.messages.max_request_bytes))
         .merge(webhooks::router())
         .merge(templates::router())
+        .merge(media::router(state.config.media.max_bytes))
         .merge(schedule::router(state.config.messages.max_request_bytes))
         .merge(batches::router(state.config.messages.max_request_bytes))
         .route_layer(middleware::from_fn_with_state(state.api_key.clone(), auth::require_api_key));

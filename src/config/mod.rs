@@ -53,6 +53,8 @@ pub struct Config {
     pub outbound: OutboundConfig,
     #[validate(nested)]
     pub webhooks: WebhooksConfig,
+    #[validate(nested)]
+    pub media: MediaConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Validate)]
@@ -210,6 +212,41 @@ pub struct WebhooksConfig {
     /// between storing it and queueing it); 0 turns the check off.
     #[validate(range(max = 86400))]
     pub requeue_after_secs: u64,
+}
+
+/// Uploaded media (`POST /media`, `POST /sessions/{id}/message/media`).
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Where uploads are kept (0700); empty: `<storage.data_dir>/media`.
+    pub dir: String,
+    #[validate(range(min = 1024, max = 2_000_000_000))]
+    pub max_bytes: u64,
+    /// Per-type caps; 0 = `max_bytes`.
+    pub image_max_bytes: u64,
+    pub video_max_bytes: u64,
+    pub audio_max_bytes: u64,
+    #[validate(range(min = 1, max = 720))]
+    pub ttl_hours: u64,
+    #[validate(range(min = 1, max = 600))]
+    pub read_timeout_secs: u64,
+}
+
+impl MediaConfig {
+    pub fn dir(&self, data_dir: &std::path::Path) -> PathBuf {
+        if self.dir.is_empty() { data_dir.join("media") } else { PathBuf::from(&self.dir) }
+    }
+
+    pub fn limits(&self) -> crate::media::Limits {
+        crate::media::Limits {
+            max_bytes: self.max_bytes,
+            image_max_bytes: self.image_max_bytes,
+            video_max_bytes: self.video_max_bytes,
+            audio_max_bytes: self.audio_max_bytes,
+            read_timeout: std::time::Duration::from_secs(self.read_timeout_secs),
+            ttl: std::time::Duration::from_secs(self.ttl_hours * 3600),
+        }
+    }
 }
 
 /// Outbound HTTP (media URLs).

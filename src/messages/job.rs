@@ -14,6 +14,9 @@ pub struct MediaSource {
     pub url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base64: Option<String>,
+    /// An upload (`POST /media`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<String>,
     pub mime_type: Option<String>,
     pub file_name: Option<String>,
 }
@@ -204,6 +207,7 @@ mod tests {
         let source = MediaSource {
             url: Some("https://x.test/a.jpg".into()),
             base64: None,
+            media_id: None,
             mime_type: None,
             file_name: None,
         };

@@ -35,6 +35,8 @@ pub struct MediaInput {
     pub url: Option<String>,
     /// The file itself, base64 (standard alphabet).
     pub base64: Option<String>,
+    /// An uploaded file's `media_id` (`POST /media`).
+    pub id: Option<String>,
     /// Required with base64; taken from the download otherwise.
     pub mime_type: Option<String>,
 }
@@ -199,8 +201,18 @@ impl SendMessage {
         if mime.as_ref().is_some_and(|t| !t.contains('/') || t.len() > 127) {
             p.add("media.mime_type", "must be a MIME type like image/jpeg");
         }
+        match (&m.url, &m.base64, &m.id) {
+            (Some(_), None, None) => {}
+            (None, Some(_), None) => {}
+            (None, None, Some(id)) => {
+                if mime.is_none() {
+                    p.add("media.id", format!("no upload {id}: it does not exist or has expired"));
+                }
+            }
+            _ => p.add("media", "give exactly one of url, base64 and id"),
+        }
         match (&m.url, &m.base64) {
-            (Some(_), Some(_)) | (None, None) => p.add("media", "give exactly one of url and base64"),
+            (Some(_), Some(_)) | (None, None) => {}
             (Some(url), None) => {
                 let ok = url::Url::parse(url)
                     .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
@@ -223,6 +235,7 @@ impl SendMessage {
         Some(MediaSource {
             url: m.url.clone(),
             base64: m.base64.clone(),
+            media_id: m.id.clone(),
             mime_type: mime,
             file_name: self.filename.clone(),
         })

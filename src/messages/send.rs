@@ -28,6 +28,7 @@ pub struct SendHandler {
     pub hub: EventHub,
     pub pacer: Arc<Pacer>,
     pub outbound: Outbound,
+    pub media: crate::media::MediaStore,
     pub config: MessagesConfig,
 }
 
@@ -70,6 +71,15 @@ impl SendHandler {
 
     async fn resolve_media(&self, job: &SendJob) -> Result<Option<ResolvedMedia>, Failure> {
         let Some(source) = job.draft.media() else { return Ok(None) };
+        if let Some(id) = &source.media_id {
+            // Uploads are typed by their bytes when stored.
+            let (data, info) = self.media.load(id).await.map_err(|e| Failure::Permanent(e.to_string()))?;
+            return Ok(Some(ResolvedMedia {
+                data: data.into(),
+                mime_type: info.mime_type,
+                file_name: source.file_name.clone().or(info.file_name),
+            }));
+        }
         let (data, fetched_type, fetched_name) = match (&source.base64, &source.url) {
             (Some(b64), _) => {
                 let data = base64::engine::general_purpose::STANDARD

@@ -15,3 +15,4 @@ mod repair;
 mod schedule;
 mod send;
 mod templates;
+mod uploads;
