@@ -42,6 +42,8 @@ pub struct AppState {
     pub log_writer: LogWriter,
     /// Uploaded files.
     pub media: crate::media::MediaStore,
+    /// Answers of "is this number on WhatsApp", per session.
+    pub contact_checks: Arc<crate::api::CheckCache>,
     pub started_at: Instant,
 }
 
@@ -120,6 +122,9 @@ impl AppState {
             crate::media::MediaStore::open(config.media.dir(&config.storage.data_dir), config.media.limits())
                 .context("opening the media directory")?;
         Ok(Self {
+            contact_checks: Arc::new(crate::api::CheckCache::new(Duration::from_secs(
+                config.contacts.check_cache_secs,
+            ))),
             media,
             webhook_client,
             sessions,

@@ -8,8 +8,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    batches, health, media, messages, metrics, pagination, sandbox, schedule, session_control, sessions,
-    templates, webhooks,
+    batches, contacts, health, media, messages, metrics, pagination, sandbox, schedule, session_control,
+    sessions, templates, webhooks,
 };
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
@@ -32,6 +32,7 @@ use crate::state::AppState;
         messages::send, messages::list, messages::get_one, messages::status, messages::edit, messages::revoke,
         messages::mark_read, batches::create, batches::get_one,
         schedule::create, schedule::list, schedule::cancel, media::upload, media::get_one, media::send,
+        contacts::check, contacts::profile, contacts::block, contacts::unblock,
         webhooks::create, webhooks::list, webhooks::get_one, webhooks::update, webhooks::remove,
         webhooks::deliveries, webhooks::delivery, webhooks::retry, webhooks::replay,
         templates::create, templates::list, templates::get_one, templates::replace, templates::remove,
@@ -51,6 +52,7 @@ use crate::state::AppState;
         webhooks::WebhookView, webhooks::WebhookUpdate, webhooks::DeliveryView, webhooks::AttemptView,
         webhooks::ReplayRequest, webhooks::ReplayView, pagination::Paginated<webhooks::DeliveryView>,
         batches::BatchRequest, batches::BatchView, schedule::ScheduleRequest,
+        contacts::CheckRequest, contacts::CheckView, contacts::ContactView,
         crate::media::MediaInfo, media::UploadForm, media::SendForm,
         templates::TemplateView, templates::CreateTemplate, templates::ReplaceTemplate,
         pagination::Paginated<templates::TemplateView>)),
@@ -61,6 +63,7 @@ use crate::state::AppState;
         (name = "messages", description = "Send messages (queued, durable, idempotent) and follow their delivery"),
         (name = "webhooks", description = "Signed (Standard Webhooks), durable, retried event delivery"),
         (name = "templates", description = "Reusable message texts with {{variables}}"),
+        (name = "contacts", description = "Numbers on WhatsApp (cached), profiles, blocking"),
         (name = "media", description = "File uploads, typed by their bytes, sent by media_id"),
         (name = "sandbox", description = "The simulated WhatsApp network: play the phone, the contacts and the faults"),
     )

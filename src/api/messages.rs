@@ -500,7 +500,10 @@ pub struct EditRequest {
 }
 
 /// The engine of the session, connected, or 409.
-fn engine(state: &AppState, session: &str) -> ApiResult<std::sync::Arc<dyn crate::engine::Engine>> {
+pub(super) fn engine(
+    state: &AppState,
+    session: &str,
+) -> ApiResult<std::sync::Arc<dyn crate::engine::Engine>> {
     state.sessions.connected_engine(session).map_err(|e| match e {
         crate::sessions::SessionError::NotRunning(_) | crate::sessions::SessionError::WrongStatus { .. } => {
             Error::conflict("session_not_connected", format!("session {session} is not connected"))

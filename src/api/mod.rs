@@ -6,6 +6,8 @@
 //! the API key.
 
 mod batches;
+mod contacts;
+pub use contacts::CheckCache;
 mod docs;
 pub(crate) mod health;
 mod media;
@@ -41,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router(state.config.messages.max_request_bytes))
         .merge(webhooks::router())
         .merge(templates::router())
+        .merge(contacts::router())
         .merge(media::router(state.config.media.max_bytes))
         .merge(schedule::router(state.config.messages.max_request_bytes))
         .merge(batches::router(state.config.messages.max_request_bytes))

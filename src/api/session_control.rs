@@ -81,6 +81,8 @@ pub async fn stop(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
 pub async fn logout(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<SessionView>> {
     let id = parse_id(&id)?;
     state.sessions.logout(id.as_str()).await?;
+    // Another account may be linked next: its answers differ.
+    state.contact_checks.forget(id.as_str());
     view(&state, id.as_str()).await
 }
 

@@ -287,6 +287,7 @@ pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> A
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let id = parse_id(&id)?;
+    state.contact_checks.forget(id.as_str());
     if state.sessions.delete(id.as_str()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

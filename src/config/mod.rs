@@ -55,6 +55,17 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     #[validate(nested)]
     pub media: MediaConfig,
+    #[validate(nested)]
+    pub contacts: ContactsConfig,
+}
+
+/// Contacts.
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ContactsConfig {
+    /// How long an answer of "is this number on WhatsApp" is reused.
+    #[validate(range(min = 1, max = 604800))]
+    pub check_cache_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Validate)]

@@ -9,6 +9,7 @@ mod support;
 mod helpers;
 
 mod batches;
+mod contacts;
 mod log;
 mod media;
 mod repair;

@@ -1,0 +1,228 @@
+//! `/sessions/{id}/contacts…`: whether numbers are on WhatsApp (cached, so
+//! repeated checks do not reach WhatsApp and get numbers flagged), profiles,
+//! blocking.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::messages::{engine, ensure_session};
+use super::sessions::parse_id;
+use crate::error::{ApiResult, Error, ErrorResponse};
+use crate::http::extract::{Json, Path};
+use crate::state::AppState;
+use crate::wa::{Jid, NumberCheck, PhoneNumber};
+
+/// Most numbers per check.
+const MAX_NUMBERS: usize = 50;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sessions/{id}/contacts/check", post(check))
+        .route("/sessions/{id}/contacts/{contact}", get(profile))
+        .route("/sessions/{id}/contacts/{contact}/block", post(block).delete(unblock))
+}
+
+/// Answers of `check_numbers`, per session and number, for `ttl`.
+pub struct CheckCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<(String, String), (Instant, NumberCheck)>>,
+}
+
+impl CheckCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn get(&self, session: &str, phone: &str) -> Option<NumberCheck> {
+        let entries = self.entries.lock().expect("check cache");
+        entries
+            .get(&(session.to_owned(), phone.to_owned()))
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, c)| c.clone())
+    }
+
+    fn put(&self, session: &str, checks: &[NumberCheck]) {
+        let mut entries = self.entries.lock().expect("check cache");
+        if entries.len() > 100_000 {
+            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+        }
+        for c in checks {
+            entries.insert((session.to_owned(), c.phone.clone()), (Instant::now(), c.clone()));
+        }
+    }
+
+    /// Forgets a session's answers (it was logged out or deleted).
+    pub fn forget(&self, session: &str) {
+        self.entries.lock().expect("check cache").retain(|(s, _), _| s != session);
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"numbers": ["491701234567", "+49 170 9999999"]}))]
+pub struct CheckRequest {
+    /// 1–50 phone numbers with country code.
+    pub numbers: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"phone": "491701234567", "exists": true, "jid": "491701234567@s.whatsapp.net", "cached": false}))]
+pub struct CheckView {
+    pub phone: String,
+    pub exists: bool,
+    /// The account to send to, when it exists.
+    #[schema(value_type = Option<String>)]
+    pub jid: Option<String>,
+    /// Answered from the cache (`contacts.check_cache_secs`).
+    pub cached: bool,
+}
+
+/// Check whether numbers are on WhatsApp.
+#[utoipa::path(post, path = "/sessions/{id}/contacts/check", tag = "contacts", request_body = CheckRequest,
+    params(("id" = String, Path, description = "Session id", example = "sales")),
+    responses((status = 200, description = "One answer per number, in order", body = Vec<CheckView>),
+        (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse),
+        (status = 422, description = "No numbers, more than 50, or an invalid one", body = ErrorResponse)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn check(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<CheckRequest>,
+) -> ApiResult<Json<Vec<CheckView>>> {
+    let id = parse_id(&id)?;
+    let session = id.as_str();
+    ensure_session(&state, session).await?;
+    if body.numbers.is_empty() || body.numbers.len() > MAX_NUMBERS {
+        return Err(Error::validation(
+            "invalid numbers",
+            json!({"numbers": [format!("1 to {MAX_NUMBERS} numbers")]}),
+        ));
+    }
+    let mut phones = Vec::with_capacity(body.numbers.len());
+    let mut problems = serde_json::Map::new();
+    for (i, raw) in body.numbers.iter().enumerate() {
+        match PhoneNumber::parse(raw) {
+            Ok(p) => phones.push(p),
+            Err(e) => {
+                problems.insert(format!("numbers[{i}]"), json!([format!("phone number {e}")]));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::validation("invalid numbers", serde_json::Value::Object(problems)));
+    }
+    let cache = &state.contact_checks;
+    let missing: Vec<PhoneNumber> =
+        phones.iter().filter(|p| cache.get(session, p.as_str()).is_none()).cloned().collect();
+    metrics::counter!("wag_contact_checks_total", "source" => "cache")
+        .increment((phones.len() - missing.len()) as u64);
+    if !missing.is_empty() {
+        let answers = engine(&state, session)?.check_numbers(&missing).await?;
+        metrics::counter!("wag_contact_checks_total", "source" => "engine").increment(missing.len() as u64);
+        cache.put(session, &answers);
+    }
+    let views = phones
+        .iter()
+        .map(|p| {
+            let cached = !missing.contains(p);
+            let answer = cache.get(session, p.as_str()).unwrap_or(NumberCheck {
+                phone: p.as_str().to_owned(),
+                exists: false,
+                jid: None,
+            });
+            CheckView {
+                phone: answer.phone,
+                exists: answer.exists,
+                jid: answer.jid.map(|j| j.to_string()),
+                cached,
+            }
+        })
+        .collect();
+    Ok(Json(views))
+}
+
+fn contact_jid(raw: &str) -> ApiResult<Jid> {
+    Jid::parse(raw).ok().filter(|j| !j.is_group()).ok_or_else(|| {
+        Error::validation("invalid contact", json!({"contact": ["a phone number or a person's JID"]}))
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"jid": "491701234567@s.whatsapp.net", "name": null, "push_name": "Ada", "blocked": false}))]
+pub struct ContactView {
+    pub jid: String,
+    pub name: Option<String>,
+    /// The name the person chose.
+    pub push_name: Option<String>,
+    pub blocked: bool,
+}
+
+/// A contact's profile.
+#[utoipa::path(get, path = "/sessions/{id}/contacts/{contact}", tag = "contacts",
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("contact" = String, Path, description = "Phone number or JID", example = "491701234567")),
+    responses((status = 200, description = "The profile", body = ContactView),
+        (status = 404, description = "No such session, or the number is not on WhatsApp", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn profile(
+    State(state): State<AppState>,
+    Path((id, contact)): Path<(String, String)>,
+) -> ApiResult<Json<ContactView>> {
+    let id = parse_id(&id)?;
+    ensure_session(&state, id.as_str()).await?;
+    let jid = contact_jid(&contact)?;
+    let info = engine(&state, id.as_str())?.contact(&jid).await?;
+    Ok(Json(ContactView {
+        jid: info.jid.to_string(),
+        name: info.name,
+        push_name: info.push_name,
+        blocked: info.blocked,
+    }))
+}
+
+async fn set_blocked(state: &AppState, id: &str, contact: &str, blocked: bool) -> ApiResult<StatusCode> {
+    let id = parse_id(id)?;
+    ensure_session(state, id.as_str()).await?;
+    let jid = contact_jid(contact)?;
+    engine(state, id.as_str())?.set_blocked(&jid, blocked).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Block a contact: their messages stop reaching this account.
+#[utoipa::path(post, path = "/sessions/{id}/contacts/{contact}/block", tag = "contacts",
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("contact" = String, Path, description = "Phone number or JID", example = "491701234567")),
+    responses((status = 204, description = "Blocked"), (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn block(
+    State(state): State<AppState>,
+    Path((id, contact)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    set_blocked(&state, &id, &contact, true).await
+}
+
+/// Unblock a contact.
+#[utoipa::path(delete, path = "/sessions/{id}/contacts/{contact}/block", tag = "contacts",
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("contact" = String, Path, description = "Phone number or JID", example = "491701234567")),
+    responses((status = 204, description = "Unblocked"), (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn unblock(
+    State(state): State<AppState>,
+    Path((id, contact)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    set_blocked(&state, &id, &contact, false).await
+}
