@@ -8,8 +8,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    batches, contacts, health, media, messages, metrics, pagination, sandbox, schedule, session_control,
-    sessions, templates, webhooks,
+    batches, contacts, groups, health, media, messages, metrics, pagination, sandbox, schedule,
+    session_control, sessions, templates, webhooks,
 };
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
@@ -33,6 +33,7 @@ use crate::state::AppState;
         messages::mark_read, batches::create, batches::get_one,
         schedule::create, schedule::list, schedule::cancel, media::upload, media::get_one, media::send,
         contacts::check, contacts::profile, contacts::block, contacts::unblock,
+        groups::list, groups::create, groups::get_one, groups::participants, groups::leave,
         webhooks::create, webhooks::list, webhooks::get_one, webhooks::update, webhooks::remove,
         webhooks::deliveries, webhooks::delivery, webhooks::retry, webhooks::replay,
         templates::create, templates::list, templates::get_one, templates::replace, templates::remove,
@@ -53,6 +54,8 @@ use crate::state::AppState;
         webhooks::ReplayRequest, webhooks::ReplayView, pagination::Paginated<webhooks::DeliveryView>,
         batches::BatchRequest, batches::BatchView, schedule::ScheduleRequest,
         contacts::CheckRequest, contacts::CheckView, contacts::ContactView,
+        groups::GroupView, groups::ParticipantView, groups::CreateGroup, groups::ParticipantsRequest,
+        groups::ParticipantResultView, crate::wa::ParticipantAction,
         crate::media::MediaInfo, media::UploadForm, media::SendForm,
         templates::TemplateView, templates::CreateTemplate, templates::ReplaceTemplate,
         pagination::Paginated<templates::TemplateView>)),
@@ -63,6 +66,7 @@ use crate::state::AppState;
         (name = "messages", description = "Send messages (queued, durable, idempotent) and follow their delivery"),
         (name = "webhooks", description = "Signed (Standard Webhooks), durable, retried event delivery"),
         (name = "templates", description = "Reusable message texts with {{variables}}"),
+        (name = "groups", description = "Groups: list, create, members, leave"),
         (name = "contacts", description = "Numbers on WhatsApp (cached), profiles, blocking"),
         (name = "media", description = "File uploads, typed by their bytes, sent by media_id"),
         (name = "sandbox", description = "The simulated WhatsApp network: play the phone, the contacts and the faults"),

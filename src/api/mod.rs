@@ -9,6 +9,7 @@ mod batches;
 mod contacts;
 pub use contacts::CheckCache;
 mod docs;
+mod groups;
 pub(crate) mod health;
 mod media;
 mod messages;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(templates::router())
         .merge(contacts::router())
+        .merge(groups::router())
         .merge(media::router(state.config.media.max_bytes))
         .merge(schedule::router(state.config.messages.max_request_bytes))
         .merge(batches::router(state.config.messages.max_request_bytes))

@@ -10,6 +10,7 @@ mod helpers;
 
 mod batches;
 mod contacts;
+mod groups;
 mod log;
 mod media;
 mod repair;
