@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use super::messages::{MessageView, Origin, accept, accepted_view, ensure_session, prepare, validated};
+use super::messages::{MessageView, Origin, ensure_session, queue_one, validated};
 use super::sessions::parse_id;
 use crate::error::{ApiResult, Error, ErrorResponse};
 use crate::http::extract::{Json, Path};
@@ -194,7 +194,6 @@ pub async fn send(
         .map_err(|e| Error::validation("the message is invalid", json!({"form": [e.to_string()]})))?;
     let valid = validated(&state, request).await?;
     let origin = Origin { request_id: request_id.map(|r| r.0.0.to_string()), ..Default::default() };
-    let (log, job) = prepare(&state, session, valid, ids::new_message_id(), origin).await?;
-    accept(&state, log.clone(), job).await?;
-    Ok((StatusCode::ACCEPTED, Json(accepted_view(log))))
+    let view = queue_one(&state, session, valid, ids::new_message_id(), origin).await?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
 }

@@ -207,9 +207,20 @@ pub async fn send(
     }
     let request_id = request_id.map(|r| r.0.0.to_string());
     let origin = Origin { request_id, ..Default::default() };
-    let (log, new_job) = prepare(&state, session, valid, message_id, origin).await?;
-    accept(&state, log.clone(), new_job).await?;
-    Ok((StatusCode::ACCEPTED, Json(accepted_view(log))))
+    Ok((StatusCode::ACCEPTED, Json(queue_one(&state, session, valid, message_id, origin).await?)))
+}
+
+/// Prepares, accepts and answers for one message.
+pub(super) async fn queue_one(
+    state: &AppState,
+    session: &str,
+    valid: Validated,
+    message_id: String,
+    origin: Origin,
+) -> ApiResult<MessageView> {
+    let (log, job) = prepare(state, session, valid, message_id, origin).await?;
+    accept(state, log.clone(), job).await?;
+    Ok(accepted_view(log))
 }
 
 /// 404 unless the session exists; a running one costs no lookup.

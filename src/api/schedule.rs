@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::messages::{MessageView, Origin, accept, accepted_view, ensure_session, prepare, validated};
+use super::messages::{MessageView, Origin, ensure_session, queue_one, validated};
 use super::pagination::{PageParams, Paginated};
 use super::sessions::{parse_id, session_not_found};
 use crate::error::{ApiResult, Error, ErrorResponse};
@@ -118,9 +118,8 @@ pub async fn create(
     let valid = validated(&state, body.message).await?;
     let origin =
         Origin { request_id: request_id.map(|r| r.0.0.to_string()), batch_id: None, send_at: Some(at) };
-    let (log, job) = prepare(&state, session, valid, ids::new_message_id(), origin).await?;
-    accept(&state, log.clone(), job).await?;
-    Ok((StatusCode::ACCEPTED, Json(accepted_view(log))))
+    let view = queue_one(&state, session, valid, ids::new_message_id(), origin).await?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
 /// Scheduled messages not sent yet.
@@ -147,11 +146,9 @@ pub async fn list(
         None => Page::first(limit),
     };
     let rows = state.store.message_logs.list_scheduled(id.as_str(), &page).await?;
-    let last = rows.last().map(|r| r.id);
-    let views: Vec<MessageView> = rows.into_iter().map(Into::into).collect();
-    let mut page = Paginated::new(views, limit, |_| String::new());
-    page.next_cursor = page.next_cursor.and(last.map(|id| id.to_string()));
-    Ok(Json(page))
+    // The cursor is the row id, which the view does not carry.
+    let next_cursor = rows.last().filter(|_| rows.len() >= limit as usize).map(|r| r.id.to_string());
+    Ok(Json(Paginated { data: rows.into_iter().map(Into::into).collect(), next_cursor }))
 }
 
 /// Cancel a scheduled message that has not started.

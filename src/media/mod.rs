@@ -270,17 +270,15 @@ impl MediaStore {
         let mut entries = tokio::fs::read_dir(&self.dir).await?;
         while let Some(entry) = entries.next_entry().await? {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let old_partial = name.ends_with(".part")
-                && entry.metadata().await?.modified()?.elapsed().unwrap_or_default()
-                    > Duration::from_secs(3600);
-            let expired = match name.strip_suffix(".json") {
-                Some(id) => matches!(self.info(id).await, Err(MediaError::NotFound(_))),
-                None => false,
-            };
-            if old_partial {
-                let _ = tokio::fs::remove_file(entry.path()).await;
-                removed += 1;
-            } else if let (true, Some(id)) = (expired, name.strip_suffix(".json")) {
+            if name.ends_with(".part") {
+                let age = entry.metadata().await?.modified()?.elapsed().unwrap_or_default();
+                if age > Duration::from_secs(3600) {
+                    let _ = tokio::fs::remove_file(entry.path()).await;
+                    removed += 1;
+                }
+            } else if let Some(id) = name.strip_suffix(".json")
+                && matches!(self.info(id).await, Err(MediaError::NotFound(_)))
+            {
                 let _ = tokio::fs::remove_file(self.blob(id)).await;
                 let _ = tokio::fs::remove_file(entry.path()).await;
                 removed += 1;

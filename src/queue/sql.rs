@@ -194,8 +194,8 @@ const SERVE_LANE: &str = "UPDATE queue_lanes SET served = $3, ready_at = CASE
 
 /// Ending an attempt of an unordered lane without requeueing it leaves the
 /// lane's readiness unchanged: no lane refresh (the hot path).
-fn touches_lane(job: &ClaimedJob, resolution: Option<&Resolution>) -> bool {
-    job.ordered || matches!(resolution, None | Some(Resolution::RetryAt { .. } | Resolution::DeferTo { .. }))
+fn touches_lane(job: &ClaimedJob, resolution: &Resolution) -> bool {
+    job.ordered || matches!(resolution, Resolution::RetryAt { .. } | Resolution::DeferTo { .. })
 }
 
 macro_rules! impl_sql_queue {
@@ -440,25 +440,6 @@ macro_rules! impl_sql_queue {
                 }).collect())
             }
 
-            /// Ends an attempt (`None`: releases it uncounted) if this attempt
-            /// still owns the job, then refreshes its lane. Returns ownership.
-            async fn settle(&self, job: &ClaimedJob, resolution: Option<&Resolution>) -> Result<bool, sqlx::Error> {
-                // Ending an attempt of an unordered lane without requeueing it
-                // leaves the lane's readiness unchanged: one statement, no
-                // transaction, no lane lock (the hot path).
-                let now = now_ms();
-                if !touches_lane(job, resolution) {
-                    return Ok(Self::settle_query(job, resolution, now).execute(&self.pool).await?.rows_affected() > 0);
-                }
-                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
-                let owned = Self::settle_query(job, resolution, now).execute(&mut *tx).await?.rows_affected() > 0;
-                if owned {
-                    Self::refresh_lane(&mut tx, &job.queue, &job.lane).await?;
-                }
-                tx.commit().await?;
-                Ok(owned)
-            }
-
             fn settle_query<'q>(
                 job: &'q ClaimedJob,
                 resolution: Option<&'q Resolution>,
@@ -604,11 +585,7 @@ macro_rules! impl_sql_queue {
             }
 
             async fn finish(&self, job: &ClaimedJob, resolution: &Resolution) -> QueueResult<()> {
-                if !self.settle(job, Some(resolution)).await? {
-                    tracing::warn!(queue = %job.queue, job_id = %job.id, attempt = job.attempt,
-                        "attempt finished after its lease was lost; another attempt owns the job");
-                }
-                Ok(())
+                self.finish_many(&[(job.clone(), resolution.clone())]).await
             }
 
             async fn finish_many(&self, items: &[(ClaimedJob, Resolution)]) -> QueueResult<()> {
@@ -620,7 +597,7 @@ macro_rules! impl_sql_queue {
                     if !owned {
                         tracing::warn!(queue = %job.queue, job_id = %job.id, attempt = job.attempt,
                             "attempt finished after its lease was lost; another attempt owns the job");
-                    } else if touches_lane(job, Some(resolution)) {
+                    } else if touches_lane(job, resolution) {
                         lanes.entry(job.queue.as_str()).or_default().insert(job.lane.clone());
                     }
                 }
@@ -632,7 +609,13 @@ macro_rules! impl_sql_queue {
             }
 
             async fn release(&self, job: &ClaimedJob) -> QueueResult<()> {
-                self.settle(job, None).await?;
+                // Puts the job back uncounted if this attempt still owns it.
+                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let owned = Self::settle_query(job, None, now_ms()).execute(&mut *tx).await?.rows_affected() > 0;
+                if owned {
+                    Self::refresh_lane(&mut tx, &job.queue, &job.lane).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
