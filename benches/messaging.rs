@@ -10,13 +10,16 @@
 //!
 //! PostgreSQL and Redis come from `WAG_TEST_DATABASE_URL` / `WAG_TEST_REDIS_URL`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use figment::providers::{Format, Toml};
 use serde_json::json;
-use sqlx::Connection;
+use support::TempPostgres;
 use tokio::net::TcpListener;
 use wa_gateway::store::Pool;
 use wa_gateway::{AppState, Config};
@@ -83,25 +86,16 @@ async fn delivered(pool: &Pool) -> i64 {
 async fn bench(setup: &str, n: usize) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().display().to_string();
-    let mut drop_db = None;
+    let mut temp_db = None;
     let (db_url, redis_url) = match setup {
         "postgres" => {
-            let admin = std::env::var("WAG_TEST_DATABASE_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let redis =
-                std::env::var("WAG_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-            let name = format!("wag_bench_{}", uuid::Uuid::now_v7().simple());
-            let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await else {
+            let Some(db) = TempPostgres::create().await else {
                 println!("postgres: not reachable, skipped");
                 return;
             };
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-            drop_db = Some((admin, name));
-            (url, redis)
+            let url = db.url.clone();
+            temp_db = Some(db);
+            (url, support::redis_url())
         }
         _ => (format!("sqlite://{data_dir}/bench.db"), String::new()),
     };
@@ -172,10 +166,8 @@ async fn bench(setup: &str, n: usize) {
     );
     let _ = stop.send(());
     let _ = server.await;
-    if let Some((admin, name)) = drop_db {
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        let sql = format!("DROP DATABASE {name} WITH (FORCE)");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    if let Some(db) = temp_db {
+        db.drop().await;
     }
 }
 

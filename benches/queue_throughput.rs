@@ -9,13 +9,16 @@
 //! PostgreSQL and Redis come from `WAG_TEST_DATABASE_URL` / `WAG_TEST_REDIS_URL`
 //! (defaults as in the tests). Each run uses a fresh database or key prefix.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::json;
-use sqlx::Connection;
+use support::TempPostgres;
 use tokio_util::sync::CancellationToken;
 use wa_gateway::queue::*;
 
@@ -89,7 +92,7 @@ async fn backlog(backend: Arc<dyn QueueBackend>, n: usize) -> (Duration, Duratio
 async fn open(kind: &str) -> (Arc<dyn QueueBackend>, Box<dyn FnOnce() + Send>) {
     match kind {
         "redis" => {
-            let url = std::env::var("WAG_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+            let url = support::redis_url();
             let prefix = format!("wagbench_{}", uuid::Uuid::now_v7().simple());
             let conn = redis::Client::open(url.as_str()).unwrap().get_connection_manager().await.unwrap();
             let queue = RedisQueue::new(conn, &prefix);
@@ -104,24 +107,13 @@ async fn open(kind: &str) -> (Arc<dyn QueueBackend>, Box<dyn FnOnce() + Send>) {
             (Arc::new(queue), Box::new(cleanup))
         }
         "postgres" => {
-            let admin = std::env::var("WAG_TEST_DATABASE_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("wag_bench_{}", uuid::Uuid::now_v7().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(10).connect(&url).await.unwrap();
+            let db = TempPostgres::create().await.expect("postgres is reachable");
+            let pool =
+                sqlx::postgres::PgPoolOptions::new().max_connections(10).connect(&db.url).await.unwrap();
             migrate(wa_gateway::store::Pool::Postgres(pool.clone())).await;
             let cleanup = move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                rt.block_on(async {
-                    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-                    let sql = format!("DROP DATABASE {name} WITH (FORCE)");
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
-                });
+                rt.block_on(db.drop());
             };
             (Arc::new(SqlQueue::new(pool)), Box::new(move || std::thread::spawn(cleanup).join().unwrap()))
         }

@@ -10,11 +10,14 @@
 //! PostgreSQL comes from `WAG_TEST_DATABASE_URL` (default as in the tests);
 //! each run uses a fresh database or data directory.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use figment::providers::{Format, Toml};
 use serde_json::json;
-use sqlx::Connection;
+use support::TempPostgres;
 use wa_gateway::store::NewSession;
 use wa_gateway::{AppState, Config};
 
@@ -52,21 +55,13 @@ async fn seed(state: &AppState, n: usize) {
 async fn bench(backend: &str, n: usize) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().display().to_string();
-    let (url, cleanup): (String, Option<(String, String)>) = match backend {
+    let (url, temp_db) = match backend {
         "postgres" => {
-            let admin = std::env::var("WAG_TEST_DATABASE_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("wag_bench_{}", uuid::Uuid::now_v7().simple());
-            let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await else {
-                println!("postgres: not reachable at {admin}, skipped");
+            let Some(db) = TempPostgres::create().await else {
+                println!("postgres: not reachable, skipped");
                 return;
             };
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-            (url, Some((admin, name)))
+            (db.url.clone(), Some(db))
         }
         _ => (format!("sqlite://{data_dir}/bench.db"), None),
     };
@@ -96,10 +91,8 @@ async fn bench(backend: &str, n: usize) {
     );
     state.sessions.close(Duration::from_secs(10)).await;
     state.store.close().await;
-    if let Some((admin, name)) = cleanup {
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        let sql = format!("DROP DATABASE {name} WITH (FORCE)");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    if let Some(db) = temp_db {
+        db.drop().await;
     }
 }
 

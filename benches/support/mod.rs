@@ -1,0 +1,40 @@
+//! What the benchmarks share: a throwaway PostgreSQL database and the
+//! Redis URL, both from the same variables as the tests.
+
+use sqlx::Connection;
+
+/// The Redis the benchmarks use (`WAG_TEST_REDIS_URL`).
+#[allow(dead_code)] // session_restore uses no Redis
+pub fn redis_url() -> String {
+    std::env::var("WAG_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A fresh database on the server of `WAG_TEST_DATABASE_URL`, dropped by
+/// [`TempPostgres::drop`].
+pub struct TempPostgres {
+    admin: String,
+    name: String,
+    pub url: String,
+}
+
+impl TempPostgres {
+    /// None when the server cannot be reached.
+    pub async fn create() -> Option<Self> {
+        let admin = std::env::var("WAG_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+        let name = format!("wag_bench_{}", uuid::Uuid::now_v7().simple());
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        Some(Self { admin, name, url })
+    }
+
+    pub async fn drop(self) {
+        let mut conn = sqlx::PgConnection::connect(&self.admin).await.unwrap();
+        let sql = format!("DROP DATABASE {} WITH (FORCE)", self.name);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    }
+}
