@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use base64::Engine as _;
 use rand::Rng;
+use tracing::Instrument;
 
 use super::job::{ResolvedMedia, SendJob};
 use super::pacing::{PaceSettings, Pacer};
@@ -193,20 +194,26 @@ impl Handler for SendHandler {
         };
         let span = tracing::info_span!("send", message_id = %job.message_id, session = %job.session_id,
             request_id = job.request_id.as_deref().unwrap_or(""), attempt = claimed.attempt);
-        let _guard = span.enter();
-        match self.attempt(&job, claimed).await {
-            Ok(None) => Outcome::Done,
-            Ok(Some(wait)) => Outcome::Defer { after: wait },
-            Err(Failure::Permanent(reason)) => {
-                self.fail(&job, &reason).await;
-                Outcome::dead(reason)
+        // `instrument`, never `enter`: a guard held across an await leaves the
+        // span entered on whichever thread the task resumes on, which corrupts
+        // the subscriber's per-thread span stack (and panics it).
+        async move {
+            match self.attempt(&job, claimed).await {
+                Ok(None) => Outcome::Done,
+                Ok(Some(wait)) => Outcome::Defer { after: wait },
+                Err(Failure::Permanent(reason)) => {
+                    self.fail(&job, &reason).await;
+                    Outcome::dead(reason)
+                }
+                Err(Failure::Transient(reason)) if claimed.attempt >= claimed.max_attempts => {
+                    let reason = format!("{reason} (gave up after {} attempts)", claimed.attempt);
+                    self.fail(&job, &reason).await;
+                    Outcome::dead(reason)
+                }
+                Err(Failure::Transient(reason)) => Outcome::retry(reason),
             }
-            Err(Failure::Transient(reason)) if claimed.attempt >= claimed.max_attempts => {
-                let reason = format!("{reason} (gave up after {} attempts)", claimed.attempt);
-                self.fail(&job, &reason).await;
-                Outcome::dead(reason)
-            }
-            Err(Failure::Transient(reason)) => Outcome::retry(reason),
         }
+        .instrument(span)
+        .await
     }
 }
