@@ -31,6 +31,7 @@ use sqlx::{Database, FromRow, Pool, Postgres, QueryBuilder, Sqlite, Transaction}
 
 use super::QueueBackend;
 use super::types::*;
+use crate::store::push_in;
 
 /// Jobs whose lease expired, requeued per claim call at most.
 const REQUEUE_BATCH: i64 = 256;
@@ -165,19 +166,6 @@ const REFRESH_LANES: &str = "UPDATE queue_lanes SET ready_at = CASE
 /// Rows bound per multi-row statement: far below both databases' limits on
 /// bound parameters (SQLite 32,766; PostgreSQL 65,535).
 const CHUNK: usize = 500;
-
-/// Pushes ` IN (?, ?, …)` for `items` into `q`.
-fn push_in<'t, DB: Database, T>(q: &mut QueryBuilder<DB>, items: impl IntoIterator<Item = T>)
-where
-    T: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-{
-    q.push(" IN (");
-    let mut list = q.separated(", ");
-    for item in items {
-        list.push_bind(item);
-    }
-    list.push_unseparated(")");
-}
 
 /// Forgets lanes without work; run by `prune`, off the hot path.
 const DROP_IDLE_LANES: &str = "DELETE FROM queue_lanes WHERE queue = $1 AND ready_at IS NULL

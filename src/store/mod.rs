@@ -20,6 +20,8 @@ pub use connect::{connect, ensure_private_dir};
 pub use models::*;
 pub use repos::*;
 
+use sqlx::{Database, QueryBuilder};
+
 use crate::config::DatabaseKind;
 
 /// Why a repository call failed, in terms callers can act on.
@@ -149,4 +151,17 @@ impl Store {
             Pool::Postgres(p) => p.close().await,
         }
     }
+}
+
+/// Pushes ` IN (?, ?, …)` for `items` into `q`.
+pub(crate) fn push_in<'t, DB: Database, T>(q: &mut QueryBuilder<DB>, items: impl IntoIterator<Item = T>)
+where
+    T: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    q.push(" IN (");
+    let mut list = q.separated(", ");
+    for item in items {
+        list.push_bind(item);
+    }
+    list.push_unseparated(")");
 }

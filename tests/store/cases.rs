@@ -4,6 +4,11 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 use wa_gateway::store::*;
 
+// The WhatsApp key store's cases live in their own file.
+pub use crate::wa_keys::{
+    whatsapp_keys_match_the_reference_backend, whatsapp_keys_persist_per_session_and_erase,
+};
+
 async fn session(store: &Store, id: &str) -> Session {
     store
         .sessions

@@ -9,6 +9,7 @@ mod support;
 
 mod cases;
 mod migrations;
+mod wa_keys;
 
 use support::{Backend, TestDb};
 use wa_gateway::store::{self, Store};
@@ -62,4 +63,6 @@ contract!(
     message_status_only_moves_forward,
     idempotency_keys_reserve_once_until_expiry,
     lifecycle_transitions_desired_state_and_credentials,
+    whatsapp_keys_match_the_reference_backend,
+    whatsapp_keys_persist_per_session_and_erase,
 );

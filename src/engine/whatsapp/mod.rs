@@ -4,9 +4,11 @@
 //! gateway speaks `crate::wa`. The translations between the two vocabularies
 //! are pure functions, tested offline by building the crate's own types.
 //!
-//! State: the outgoing translation (`outgoing.rs`) is built; the storage
-//! backend on the gateway's pool, the event translation and the connection
-//! itself are not yet (the session manager refuses `engine = "whatsapp"`
-//! until they are).
+//! - `outgoing.rs` gateway message → protocol message;
+//! - `keys/` the crate's storage traits on the gateway's pool (`wa_keys`).
+//!
+//! State: the event translation and the connection itself are not built yet
+//! (the session manager refuses `engine = "whatsapp"` until they are).
 
+pub mod keys;
 pub mod outgoing;
