@@ -10,5 +10,6 @@
 //! State: the event translation and the connection itself are not built yet
 //! (the session manager refuses `engine = "whatsapp"` until they are).
 
+pub mod incoming;
 pub mod keys;
 pub mod outgoing;
