@@ -108,6 +108,14 @@ impl AppState {
         if let Some(network) = &sandbox {
             sessions = sessions.with_engine("sandbox", Arc::new(SandboxFactory { network: network.clone() }));
         }
+        if config.whatsapp.enabled {
+            let settings = crate::engine::whatsapp::Settings {
+                skip_history_sync: config.whatsapp.skip_history_sync,
+                http_timeout: Duration::from_secs(config.whatsapp.http_timeout_secs),
+            };
+            let factory = crate::engine::whatsapp::WhatsAppFactory { pool: store.pool().clone(), settings };
+            sessions = sessions.with_engine("whatsapp", Arc::new(factory));
+        }
         let outbound = Outbound::new(
             Duration::from_secs(config.outbound.timeout_secs),
             config.outbound.max_redirects,

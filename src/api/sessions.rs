@@ -172,7 +172,7 @@ pub(crate) fn session_not_found(id: &str) -> Error {
         (status = 409, description = "A session with this id exists", body = ErrorResponse,
             example = json!({"error": {"code": "session_exists", "message": "session sales already exists", "request_id": "0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f"}})),
         (status = 422, description = "Invalid body, or an engine this gateway does not run", body = ErrorResponse,
-            example = json!({"error": {"code": "engine_unavailable", "message": "the whatsapp engine is not available in this gateway", "request_id": "0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f"}})),
+            example = json!({"error": {"code": "engine_unavailable", "message": "the whatsapp engine is not available in this gateway (whatsapp.enabled = false)", "request_id": "0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f"}})),
     ),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn create(

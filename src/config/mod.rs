@@ -57,6 +57,22 @@ pub struct Config {
     pub media: MediaConfig,
     #[validate(nested)]
     pub contacts: ContactsConfig,
+    #[validate(nested)]
+    pub whatsapp: WhatsAppConfig,
+}
+
+/// The real WhatsApp engine (whatsapp-rust).
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsAppConfig {
+    /// Offer `"engine": "whatsapp"` sessions.
+    pub enabled: bool,
+    /// Ask the phone not to send chat history after linking; the gateway
+    /// does not import history into the message log.
+    pub skip_history_sync: bool,
+    /// Timeout of the engine's HTTP calls (version lookup, media transfer).
+    #[validate(range(min = 1, max = 600))]
+    pub http_timeout_secs: u64,
 }
 
 /// Contacts.

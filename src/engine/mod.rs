@@ -9,8 +9,7 @@
 //! - credentials live in the gateway store (`EngineContext::credentials`).
 //!
 //! Layout: `mod.rs` the trait, its errors and the factory; `sandbox/` the
-//! simulated network; `whatsapp/` the real engine on whatsapp-rust (in
-//! progress: see its module docs).
+//! simulated network; `whatsapp/` the real engine on whatsapp-rust.
 
 pub mod sandbox;
 pub mod whatsapp;

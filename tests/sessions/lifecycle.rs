@@ -236,11 +236,11 @@ async fn lifecycle_errors_have_stable_codes() {
     .await;
     let res = app
         .authed(Method::POST, "/sessions")
-        .json(&json!({"id": "wa", "engine": "whatsapp"}))
+        .json(&json!({"id": "tg", "engine": "telegram"}))
         .send()
         .await
         .unwrap();
-    assert_error(res, 422, "engine_unavailable").await;
+    assert_error(res, 422, "validation_failed").await;
     let res = app
         .authed(Method::POST, "/sandbox/sessions/idle/fault")
         .json(&json!({"kind": "meteor"}))
@@ -301,10 +301,17 @@ async fn lifecycle_errors_have_stable_codes() {
 }
 
 #[tokio::test]
-async fn a_disabled_sandbox_refuses_sandbox_sessions() {
-    let extra = "[sandbox]\nenabled = false\n";
+async fn disabled_engines_refuse_their_sessions() {
+    let extra = "[sandbox]\nenabled = false\n[whatsapp]\nenabled = false\n";
     let Some(app) = TestApp::spawn_with(Backend::Sqlite, extra).await else { return };
     let res = app.authed(Method::POST, "/sessions").json(&json!({"id": "x"})).send().await.unwrap();
+    assert_error(res, 422, "engine_unavailable").await;
+    let res = app
+        .authed(Method::POST, "/sessions")
+        .json(&json!({"id": "y", "engine": "whatsapp"}))
+        .send()
+        .await
+        .unwrap();
     assert_error(res, 422, "engine_unavailable").await;
     let res = app
         .authed(Method::POST, "/sandbox/sessions/x/fault")

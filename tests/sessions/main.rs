@@ -11,3 +11,4 @@ mod network;
 mod pairing;
 mod reconnect;
 mod restore;
+mod whatsapp;

@@ -22,7 +22,8 @@ async fn restart_restores(backend: Backend) {
     app.state.store.sessions.create(&ghost).await.unwrap();
     app.state.store.sessions.set_desired_state("ghost", "running").await.unwrap();
 
-    let (db, config) = app.restart_parts().await;
+    let (db, mut config) = app.restart_parts().await;
+    config.whatsapp.enabled = false;
     // Graceful shutdown recorded every running session as stopped...
     let app = TestApp::start(db, config).await;
     // ...and they come back without anyone calling /start.

@@ -4,12 +4,21 @@
 //! gateway speaks `crate::wa`. The translations between the two vocabularies
 //! are pure functions, tested offline by building the crate's own types.
 //!
-//! - `outgoing.rs` gateway message → protocol message;
-//! - `keys/` the crate's storage traits on the gateway's pool (`wa_keys`).
-//!
-//! State: the event translation and the connection itself are not built yet
-//! (the session manager refuses `engine = "whatsapp"` until they are).
+//! - `outgoing.rs` gateway message → protocol message (pure);
+//! - `incoming.rs` protocol event → gateway events (pure);
+//! - `groups.rs`   group answers → gateway group types (pure);
+//! - `keys/`       the crate's storage traits on the gateway's pool (`wa_keys`);
+//! - `net.rs`      the HTTP client and WebSocket factory the crate asks for;
+//! - `connection.rs` one client's life: build, run, forward events, close;
+//! - `engine.rs`   the `Engine` implementation and its factory.
 
+mod connection;
+mod engine;
+pub mod groups;
 pub mod incoming;
 pub mod keys;
+mod net;
 pub mod outgoing;
+
+pub use connection::Settings;
+pub use engine::{WhatsAppEngine, WhatsAppFactory};

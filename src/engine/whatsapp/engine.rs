@@ -1,0 +1,262 @@
+//! The `Engine` for real WhatsApp accounts: each call maps onto
+//! whatsapp-rust through the pure translations in `outgoing`, `incoming`
+//! and `groups`; `connection` owns the client's life.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use tokio::sync::Mutex;
+use whatsapp_rust::features::{ChatStateType, GroupCreateOptions, GroupParticipantOptions};
+use whatsapp_rust::pair_code::PairCodeOptions;
+use whatsapp_rust::prelude::Client;
+use whatsapp_rust::send::RevokeType;
+use whatsapp_rust::upload::UploadOptions;
+
+use super::connection::{self, Live, Settings};
+use super::groups::{group_info, participant_result};
+use super::keys::KeyStore;
+use super::outgoing::{self, Plan, Uploaded};
+use crate::engine::{Engine, EngineContext, EngineError, EngineFactory, EngineResult};
+use crate::store::Pool;
+use crate::wa::*;
+
+/// Builds WhatsApp engines on the gateway's pool.
+pub struct WhatsAppFactory {
+    pub pool: Pool,
+    pub settings: Settings,
+}
+
+impl EngineFactory for WhatsAppFactory {
+    fn create(&self, ctx: EngineContext) -> Arc<dyn Engine> {
+        Arc::new(WhatsAppEngine {
+            ctx,
+            pool: self.pool.clone(),
+            settings: self.settings.clone(),
+            live: Mutex::new(None),
+        })
+    }
+}
+
+pub struct WhatsAppEngine {
+    ctx: EngineContext,
+    pool: Pool,
+    settings: Settings,
+    live: Mutex<Option<Live>>,
+}
+
+/// The crate's JID for a gateway JID (always representable).
+fn wjid(j: &Jid) -> EngineResult<whatsapp_rust::Jid> {
+    j.to_string().parse().map_err(|_| EngineError::Invalid(format!("{j} is not a WhatsApp address")))
+}
+
+fn internal(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Internal(e.to_string())
+}
+
+impl WhatsAppEngine {
+    /// The client, when logged in.
+    async fn client(&self) -> EngineResult<Arc<Client>> {
+        let live = self.live.lock().await;
+        match live.as_ref() {
+            Some(l) if l.client.is_logged_in() => Ok(l.client.clone()),
+            _ => Err(EngineError::NotConnected),
+        }
+    }
+
+    async fn upload(&self, client: &Client, message: &OutgoingMessage) -> EngineResult<Option<Uploaded>> {
+        let Some((kind, media)) = outgoing::media_type(&message.content) else { return Ok(None) };
+        let r = client.upload(media.data.to_vec(), kind, UploadOptions::default()).await.map_err(internal)?;
+        Ok(Some(Uploaded {
+            url: r.url,
+            direct_path: r.direct_path,
+            media_key: r.media_key,
+            file_enc_sha256: r.file_enc_sha256,
+            file_sha256: r.file_sha256,
+            file_length: r.file_length,
+            media_key_timestamp: r.media_key_timestamp,
+            streaming_sidecar: r.streaming_sidecar,
+        }))
+    }
+}
+
+#[async_trait]
+impl Engine for WhatsAppEngine {
+    async fn connect(&self) -> EngineResult<()> {
+        let mut live = self.live.lock().await;
+        // Never two clients on one key store: the old one goes first.
+        if let Some(old) = live.take() {
+            old.close().await;
+        }
+        *live = Some(connection::open(&self.ctx, &self.pool, &self.settings).await?);
+        Ok(())
+    }
+
+    async fn disconnect(&self) {
+        if let Some(old) = self.live.lock().await.take() {
+            old.close().await;
+        }
+    }
+
+    async fn logout(&self) -> EngineResult<()> {
+        if let Some(old) = self.live.lock().await.take() {
+            // Tells WhatsApp to drop this device when connected; local either way.
+            old.client.logout().await;
+            old.close().await;
+        }
+        KeyStore::new(&self.pool, self.ctx.session_id.as_str()).erase().await.map(drop).map_err(internal)
+    }
+
+    async fn request_pair_code(&self, phone: &PhoneNumber) -> EngineResult<String> {
+        let client = match self.live.lock().await.as_ref() {
+            Some(l) if !l.client.is_logged_in() => l.client.clone(),
+            Some(_) => return Err(EngineError::NotAwaitingLink),
+            None => return Err(EngineError::NotConnected),
+        };
+        let options = PairCodeOptions { phone_number: phone.as_str().to_owned(), ..Default::default() };
+        client.pair_with_code(options).await.map_err(|e| EngineError::Invalid(e.to_string()))
+    }
+
+    async fn send(&self, to: &Jid, message: &OutgoingMessage) -> EngineResult<SentMessage> {
+        let client = self.client().await?;
+        let upload = self.upload(&client, message).await?;
+        let plan = outgoing::plan(message, upload.as_ref()).map_err(internal)?;
+        let id = match plan {
+            Plan::Message(m) => {
+                let options = connection::send_options(message.id.as_ref());
+                client.send_message_with_options(wjid(to)?, *m, options).await.map_err(internal)?.message_id
+            }
+            // The poll API picks its own id (it binds the poll's secret to it).
+            Plan::Poll { question, options, selectable } => {
+                let (sent, _secret) = client
+                    .polls()
+                    .create(wjid(to)?, &question, &options, selectable)
+                    .await
+                    .map_err(internal)?;
+                sent.message_id
+            }
+        };
+        Ok(SentMessage { id: MessageId(id), timestamp: Utc::now() })
+    }
+
+    async fn edit(&self, chat: &Jid, id: &MessageId, text: &str) -> EngineResult<SentMessage> {
+        let client = self.client().await?;
+        let content =
+            whatsapp_rust::prelude::wa::Message { conversation: Some(text.to_owned()), ..Default::default() };
+        let edit_id = client.edit_message(wjid(chat)?, id.as_str(), content).await.map_err(internal)?;
+        Ok(SentMessage { id: MessageId(edit_id), timestamp: Utc::now() })
+    }
+
+    async fn revoke(&self, chat: &Jid, id: &MessageId) -> EngineResult<()> {
+        let client = self.client().await?;
+        client.revoke_message(wjid(chat)?, id.as_str(), RevokeType::Sender).await.map_err(internal)
+    }
+
+    async fn mark_read(&self, chat: &Jid, sender: Option<&Jid>, ids: &[MessageId]) -> EngineResult<()> {
+        let client = self.client().await?;
+        let sender = sender.map(wjid).transpose()?;
+        let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
+        client.mark_as_read(&wjid(chat)?, sender.as_ref(), &ids).await.map_err(internal)
+    }
+
+    async fn set_chat_state(&self, chat: &Jid, state: ChatState) -> EngineResult<()> {
+        let client = self.client().await?;
+        let state = match state {
+            ChatState::Composing => ChatStateType::Composing,
+            ChatState::Recording => ChatStateType::Recording,
+            ChatState::Paused => ChatStateType::Paused,
+        };
+        client.chatstate().send(&wjid(chat)?, state).await.map_err(internal)
+    }
+
+    async fn check_numbers(&self, phones: &[PhoneNumber]) -> EngineResult<Vec<NumberCheck>> {
+        let client = self.client().await?;
+        let jids = phones.iter().map(|p| wjid(&p.to_jid())).collect::<EngineResult<Vec<_>>>()?;
+        let found = client.contacts().is_on_whatsapp(&jids).await.map_err(internal)?;
+        Ok(phones
+            .iter()
+            .map(|phone| {
+                let hit = found.iter().find(|r| {
+                    r.pn_jid.as_ref().unwrap_or(&r.jid).user == phone.as_str() || r.jid.user == phone.as_str()
+                });
+                let exists = hit.is_some_and(|r| r.is_registered);
+                NumberCheck { phone: phone.as_str().to_owned(), exists, jid: exists.then(|| phone.to_jid()) }
+            })
+            .collect())
+    }
+
+    async fn contact(&self, who: &Jid) -> EngineResult<ContactInfo> {
+        let client = self.client().await?;
+        let blocked = client.blocking().is_blocked(&wjid(who)?).await.map_err(internal)?;
+        // Names come from the address book sync, which the gateway does not keep.
+        Ok(ContactInfo { jid: who.clone(), name: None, push_name: None, blocked })
+    }
+
+    async fn set_blocked(&self, who: &Jid, blocked: bool) -> EngineResult<()> {
+        let client = self.client().await?;
+        let target = wjid(who)?;
+        let r = if blocked {
+            client.blocking().block(&target).await
+        } else {
+            client.blocking().unblock(&target).await
+        };
+        r.map_err(internal)
+    }
+
+    async fn create_group(&self, subject: &str, participants: &[Jid]) -> EngineResult<GroupInfo> {
+        let client = self.client().await?;
+        let mut options = GroupCreateOptions::new(subject);
+        for p in participants {
+            options = options.with_participant(GroupParticipantOptions::new(wjid(p)?));
+        }
+        let created = client.groups().create_group(options).await.map_err(internal)?;
+        group_info(&created.metadata)
+            .ok_or_else(|| internal("WhatsApp answered with an unknown group address"))
+    }
+
+    async fn group(&self, group: &Jid) -> EngineResult<GroupInfo> {
+        let client = self.client().await?;
+        let m = client.groups().get_metadata(&wjid(group)?).await.map_err(|e| match e.to_string() {
+            s if s.contains("404") || s.contains("item-not-found") => {
+                EngineError::NotFound(format!("group {group}"))
+            }
+            s if s.contains("403") || s.contains("forbidden") => {
+                EngineError::Forbidden("not a participant".into())
+            }
+            s => EngineError::Internal(s),
+        })?;
+        group_info(&m).ok_or_else(|| internal("WhatsApp answered with an unknown group address"))
+    }
+
+    async fn groups(&self) -> EngineResult<Vec<GroupInfo>> {
+        let client = self.client().await?;
+        let all = client.groups().get_participating().await.map_err(internal)?;
+        let mut groups: Vec<GroupInfo> = all.values().filter_map(group_info).collect();
+        groups.sort_by(|a, b| a.jid.cmp(&b.jid));
+        Ok(groups)
+    }
+
+    async fn update_participants(
+        &self,
+        group: &Jid,
+        action: ParticipantAction,
+        participants: &[Jid],
+    ) -> EngineResult<Vec<ParticipantResult>> {
+        let client = self.client().await?;
+        let group = wjid(group)?;
+        let who = participants.iter().map(wjid).collect::<EngineResult<Vec<_>>>()?;
+        let groups = client.groups();
+        let r = match action {
+            ParticipantAction::Add => groups.add_participants(group, &who).await,
+            ParticipantAction::Remove => groups.remove_participants(group, &who).await,
+            ParticipantAction::Promote => groups.promote_participants(group, &who).await,
+            ParticipantAction::Demote => groups.demote_participants(group, &who).await,
+        };
+        Ok(r.map_err(internal)?.iter().filter_map(participant_result).collect())
+    }
+
+    async fn leave_group(&self, group: &Jid) -> EngineResult<()> {
+        let client = self.client().await?;
+        client.groups().leave(wjid(group)?).await.map_err(internal)
+    }
+}
