@@ -4,7 +4,8 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 use wa_gateway::store::*;
 
-// The WhatsApp key store's cases live in their own file.
+// The WhatsApp key store's cases live in their own files.
+pub use crate::wa_handshake::whatsapp_handshake_runs_on_our_key_store;
 pub use crate::wa_keys::{
     whatsapp_keys_match_the_reference_backend, whatsapp_keys_persist_per_session_and_erase,
 };

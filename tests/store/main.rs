@@ -9,6 +9,7 @@ mod support;
 
 mod cases;
 mod migrations;
+mod wa_handshake;
 mod wa_keys;
 
 use support::{Backend, TestDb};
@@ -65,4 +66,5 @@ contract!(
     lifecycle_transitions_desired_state_and_credentials,
     whatsapp_keys_match_the_reference_backend,
     whatsapp_keys_persist_per_session_and_erase,
+    whatsapp_handshake_runs_on_our_key_store,
 );
