@@ -11,7 +11,7 @@
 //! connection translates them in order and awaits the session's bounded
 //! channel, so nothing is reordered and a slow session slows only itself.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,6 +48,11 @@ enum Phase {
 struct Shared {
     phase: Mutex<Phase>,
     ended: Notify,
+    /// WhatsApp unlinked this device: its keys are dead and are erased once
+    /// the client is closed (erasing earlier would let the client's final
+    /// flush write the dead device back).
+    logged_out: AtomicBool,
+    keys: KeyStore,
 }
 
 impl Shared {
@@ -67,6 +72,14 @@ impl Shared {
 
     fn close(&self) {
         *self.phase.lock().unwrap_or_else(|p| p.into_inner()) = Phase::Closed;
+    }
+
+    async fn erase_if_logged_out(&self) {
+        if self.logged_out.load(Ordering::SeqCst)
+            && let Err(e) = self.keys.erase().await
+        {
+            tracing::warn!(error = %e, "could not erase the keys of a logged-out device");
+        }
     }
 }
 
@@ -108,6 +121,7 @@ impl Live {
             tracing::warn!("WhatsApp client did not close in time; abandoning it");
         }
         forward.abort();
+        self.shared.erase_if_logged_out().await;
     }
 }
 
@@ -119,10 +133,12 @@ impl Drop for Live {
         self.shared.close();
         forward.abort();
         let client = self.client.clone();
+        let shared = self.shared.clone();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 client.disconnect().await;
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, run).await;
+                shared.erase_if_logged_out().await;
             });
         }
     }
@@ -158,7 +174,12 @@ pub(super) async fn open(ctx: &EngineContext, pool: &Pool, settings: &Settings) 
     // The session owns retries (backoff, breaker, give-up); see module docs.
     client.enable_auto_reconnect.store(false, Ordering::SeqCst);
 
-    let shared = Arc::new(Shared { phase: Mutex::new(Phase::Connecting), ended: Notify::new() });
+    let shared = Arc::new(Shared {
+        phase: Mutex::new(Phase::Connecting),
+        ended: Notify::new(),
+        logged_out: AtomicBool::new(false),
+        keys: KeyStore::new(pool, ctx.session_id.as_str()),
+    });
     let handle = bot.spawn();
     let run = {
         let shared = shared.clone();
@@ -230,7 +251,10 @@ async fn forward(
                         last_network = Some(detail.clone());
                         false
                     }
-                    EngineEvent::Disconnected { .. } => {
+                    EngineEvent::Disconnected { reason } => {
+                        if matches!(reason, DisconnectReason::LoggedOut { .. }) {
+                            shared.logged_out.store(true, Ordering::SeqCst);
+                        }
                         terminal = true;
                         true
                     }
