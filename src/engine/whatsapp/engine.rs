@@ -161,28 +161,18 @@ impl Engine for WhatsAppEngine {
 
     async fn set_chat_state(&self, chat: &Jid, state: ChatState) -> EngineResult<()> {
         let client = self.client().await?;
-        let state = match state {
-            ChatState::Composing => ChatStateType::Composing,
-            ChatState::Recording => ChatStateType::Recording,
-            ChatState::Paused => ChatStateType::Paused,
-        };
-        client.chatstate().send(&wjid(chat)?, state).await.map_err(internal)
+        client.chatstate().send(&wjid(chat)?, chat_state(state)).await.map_err(internal)
     }
 
     async fn check_numbers(&self, phones: &[PhoneNumber]) -> EngineResult<Vec<NumberCheck>> {
         let client = self.client().await?;
         let jids = phones.iter().map(|p| wjid(&p.to_jid())).collect::<EngineResult<Vec<_>>>()?;
         let found = client.contacts().is_on_whatsapp(&jids).await.map_err(internal)?;
-        Ok(phones
-            .iter()
-            .map(|phone| {
-                let hit = found.iter().find(|r| {
-                    r.pn_jid.as_ref().unwrap_or(&r.jid).user == phone.as_str() || r.jid.user == phone.as_str()
-                });
-                let exists = hit.is_some_and(|r| r.is_registered);
-                NumberCheck { phone: phone.as_str().to_owned(), exists, jid: exists.then(|| phone.to_jid()) }
-            })
-            .collect())
+        let answers = found.iter().map(|r| Answer {
+            users: [Some(r.jid.user.to_string()), r.pn_jid.as_ref().map(|j| j.user.to_string())],
+            registered: r.is_registered,
+        });
+        Ok(number_checks(phones, answers.collect()))
     }
 
     async fn contact(&self, who: &Jid) -> EngineResult<ContactInfo> {
@@ -258,5 +248,70 @@ impl Engine for WhatsAppEngine {
     async fn leave_group(&self, group: &Jid) -> EngineResult<()> {
         let client = self.client().await?;
         client.groups().leave(wjid(group)?).await.map_err(internal)
+    }
+}
+
+fn chat_state(state: ChatState) -> ChatStateType {
+    match state {
+        ChatState::Composing => ChatStateType::Composing,
+        ChatState::Recording => ChatStateType::Recording,
+        ChatState::Paused => ChatStateType::Paused,
+    }
+}
+
+/// One entry of WhatsApp's "is on WhatsApp" answer: the user parts it names
+/// (its JID, and the phone-number JID when it answered with a LID).
+struct Answer {
+    users: [Option<String>; 2],
+    registered: bool,
+}
+
+/// One check per asked phone, in the order asked; a phone WhatsApp did not
+/// mention, or mentioned as unregistered, is not on WhatsApp.
+fn number_checks(phones: &[PhoneNumber], answers: Vec<Answer>) -> Vec<NumberCheck> {
+    phones
+        .iter()
+        .map(|phone| {
+            let exists =
+                answers.iter().any(|a| a.registered && a.users.iter().flatten().any(|u| u == phone.as_str()));
+            NumberCheck { phone: phone.as_str().to_owned(), exists, jid: exists.then(|| phone.to_jid()) }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_checks_follow_the_asked_order_and_match_lid_answers_by_phone() {
+        let phones: Vec<PhoneNumber> = ["491701110000", "491702220000", "491703330000"]
+            .iter()
+            .map(|p| PhoneNumber::parse(p).unwrap())
+            .collect();
+        let answers = vec![
+            // Answered by LID with the phone number beside it.
+            Answer { users: [Some("100000000000001".into()), Some("491703330000".into())], registered: true },
+            Answer { users: [Some("491702220000".into()), None], registered: false },
+        ];
+        let got: Vec<(String, bool, Option<String>)> = number_checks(&phones, answers)
+            .into_iter()
+            .map(|c| (c.phone, c.exists, c.jid.map(|j| j.to_string())))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("491701110000".into(), false, None),
+                ("491702220000".into(), false, None),
+                ("491703330000".into(), true, Some("491703330000@s.whatsapp.net".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn chat_states_map_one_to_one() {
+        assert_eq!(chat_state(ChatState::Composing), ChatStateType::Composing);
+        assert_eq!(chat_state(ChatState::Recording), ChatStateType::Recording);
+        assert_eq!(chat_state(ChatState::Paused), ChatStateType::Paused);
     }
 }
