@@ -224,12 +224,14 @@ impl From<crate::engine::EngineError> for Error {
                     "group" => "group_not_found",
                     "message" => "message_not_found",
                     "contact" => "contact_not_found",
+                    "invite" => "invite_not_found",
                     _ => "not_found",
                 };
                 Error::not_found(code, message)
             }
             E::Forbidden(_) => Error::new(StatusCode::FORBIDDEN, "forbidden", message),
             E::Invalid(detail) => Error::validation(message, serde_json::json!({ "request": [detail] })),
+            E::Conflict(_) => Error::conflict("conflict", message),
             E::Unsupported(_) => Error::new(StatusCode::NOT_IMPLEMENTED, "unsupported", message),
             E::Timeout => {
                 Error::new(StatusCode::GATEWAY_TIMEOUT, "engine_timeout", "WhatsApp did not answer in time")

@@ -26,6 +26,7 @@ pub mod api;
 pub mod batch;
 pub mod cli;
 pub mod config;
+pub mod contacts;
 pub mod engine;
 pub mod error;
 pub mod http;
@@ -161,6 +162,7 @@ fn start_messaging(state: &AppState) {
         outbound: state.outbound.clone(),
         media: state.media.clone(),
         config: config.messages.clone(),
+        checks: state.contact_checks.clone(),
     };
     let worker = queue::Worker::new(
         state.queue.backend().clone(),

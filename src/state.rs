@@ -43,7 +43,7 @@ pub struct AppState {
     /// Uploaded files.
     pub media: crate::media::MediaStore,
     /// Answers of "is this number on WhatsApp", per session.
-    pub contact_checks: Arc<crate::api::CheckCache>,
+    pub contact_checks: Arc<crate::contacts::CheckCache>,
     pub started_at: Instant,
 }
 
@@ -98,10 +98,13 @@ impl AppState {
         let sandbox = config.sandbox.enabled.then(|| SandboxNetwork::new(config.sandbox.clone()));
         let hub = EventHub::new(EVENT_BUFFER);
         let log_writer = LogWriter::spawn(store.clone(), queue.clone(), hub.clone());
+        let contact_checks =
+            Arc::new(crate::contacts::CheckCache::new(Duration::from_secs(config.contacts.check_cache_secs)));
         let tracker = Tracker {
             writer: log_writer.clone(),
             hub: hub.clone(),
             preview_chars: config.messages.preview_chars,
+            checks: contact_checks.clone(),
         };
         let mut sessions = SessionManager::new(store.clone(), hub, config.sessions.clone())
             .with_message_sink(Arc::new(tracker));
@@ -130,9 +133,7 @@ impl AppState {
             crate::media::MediaStore::open(config.media.dir(&config.storage.data_dir), config.media.limits())
                 .context("opening the media directory")?;
         Ok(Self {
-            contact_checks: Arc::new(crate::api::CheckCache::new(Duration::from_secs(
-                config.contacts.check_cache_secs,
-            ))),
+            contact_checks,
             media,
             webhook_client,
             sessions,

@@ -2,10 +2,6 @@
 //! repeated checks do not reach WhatsApp and get numbers flagged), profiles,
 //! blocking.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -27,43 +23,9 @@ const MAX_NUMBERS: usize = 50;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sessions/{id}/contacts/check", post(check))
+        .route("/sessions/{id}/contacts/blocked", get(blocked))
         .route("/sessions/{id}/contacts/{contact}", get(profile))
         .route("/sessions/{id}/contacts/{contact}/block", post(block).delete(unblock))
-}
-
-/// Answers of `check_numbers`, per session and number, for `ttl`.
-pub struct CheckCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<(String, String), (Instant, NumberCheck)>>,
-}
-
-impl CheckCache {
-    pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::new(HashMap::new()) }
-    }
-
-    fn get(&self, session: &str, phone: &str) -> Option<NumberCheck> {
-        let entries = self.entries.lock().expect("check cache");
-        entries
-            .get(&(session.to_owned(), phone.to_owned()))
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, c)| c.clone())
-    }
-
-    fn put(&self, session: &str, checks: &[NumberCheck]) {
-        let mut entries = self.entries.lock().expect("check cache");
-        if entries.len() > 100_000 {
-            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
-        }
-        for c in checks {
-            entries.insert((session.to_owned(), c.phone.clone()), (Instant::now(), c.clone()));
-        }
-    }
-
-    /// Forgets a session's answers (it was logged out or deleted).
-    pub fn forget(&self, session: &str) {
-        self.entries.lock().expect("check cache").retain(|(s, _), _| s != session);
-    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -158,13 +120,18 @@ fn contact_jid(raw: &str) -> ApiResult<Jid> {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"jid": "491701234567@s.whatsapp.net", "name": null, "push_name": "Ada", "blocked": false}))]
+#[schema(example = json!({"jid": "491701234567@s.whatsapp.net", "name": null, "push_name": "Ada", "blocked": false,
+    "about": "Hey there! I am using WhatsApp.", "picture_url": "https://pps.whatsapp.net/v/t61/…"}))]
 pub struct ContactView {
     pub jid: String,
     pub name: Option<String>,
     /// The name the person chose.
     pub push_name: Option<String>,
     pub blocked: bool,
+    /// The "about" text, when their privacy settings show it.
+    pub about: Option<String>,
+    /// A short-lived URL of the profile picture, when visible.
+    pub picture_url: Option<String>,
 }
 
 /// A contact's profile.
@@ -188,7 +155,24 @@ pub async fn profile(
         name: info.name,
         push_name: info.push_name,
         blocked: info.blocked,
+        about: info.about,
+        picture_url: info.picture_url,
     }))
+}
+
+/// Everyone this account blocked.
+#[utoipa::path(get, path = "/sessions/{id}/contacts/blocked", tag = "contacts",
+    params(("id" = String, Path, description = "Session id", example = "sales")),
+    responses((status = 200, description = "Blocked JIDs, sorted", body = Vec<String>,
+            example = json!(["491709876543@s.whatsapp.net"])),
+        (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn blocked(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Vec<String>>> {
+    let id = parse_id(&id)?;
+    ensure_session(&state, id.as_str()).await?;
+    let list = engine(&state, id.as_str())?.blocklist().await?;
+    Ok(Json(list.iter().map(ToString::to_string).collect()))
 }
 
 async fn set_blocked(state: &AppState, id: &str, contact: &str, blocked: bool) -> ApiResult<StatusCode> {

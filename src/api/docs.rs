@@ -8,8 +8,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    batches, contacts, groups, health, media, messages, metrics, pagination, sandbox, schedule,
-    session_control, sessions, templates, webhooks,
+    batches, chats, contacts, group_admin, groups, health, media, messages, metrics, pagination, sandbox,
+    schedule, session_control, sessions, templates, webhooks,
 };
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
@@ -32,8 +32,10 @@ use crate::state::AppState;
         messages::send, messages::list, messages::get_one, messages::status, messages::edit, messages::revoke,
         messages::mark_read, batches::create, batches::get_one,
         schedule::create, schedule::list, schedule::cancel, media::upload, media::get_one, media::send,
-        contacts::check, contacts::profile, contacts::block, contacts::unblock,
+        contacts::check, contacts::profile, contacts::block, contacts::unblock, contacts::blocked,
         groups::list, groups::create, groups::get_one, groups::participants, groups::leave,
+        group_admin::update, group_admin::invite, group_admin::reset_invite, group_admin::join,
+        chats::list, chats::read, chats::typing, chats::presence,
         webhooks::create, webhooks::list, webhooks::get_one, webhooks::update, webhooks::remove,
         webhooks::deliveries, webhooks::delivery, webhooks::retry, webhooks::replay,
         templates::create, templates::list, templates::get_one, templates::replace, templates::remove,
@@ -55,7 +57,10 @@ use crate::state::AppState;
         batches::BatchRequest, batches::BatchView, schedule::ScheduleRequest,
         contacts::CheckRequest, contacts::CheckView, contacts::ContactView,
         groups::GroupView, groups::ParticipantView, groups::CreateGroup, groups::ParticipantsRequest,
-        groups::ParticipantResultView, crate::wa::ParticipantAction,
+        groups::ParticipantResultView, groups::GroupSettings, crate::wa::ParticipantAction,
+        group_admin::UpdateGroup, group_admin::InviteView, group_admin::JoinGroup,
+        chats::ChatView, chats::ReadView, chats::TypingRequest, chats::Presence, chats::PresenceRequest,
+        pagination::Paginated<chats::ChatView>, crate::wa::ChatState,
         crate::media::MediaInfo, media::UploadForm, media::SendForm,
         templates::TemplateView, templates::CreateTemplate, templates::ReplaceTemplate,
         pagination::Paginated<templates::TemplateView>)),
@@ -66,7 +71,8 @@ use crate::state::AppState;
         (name = "messages", description = "Send messages (queued, durable, idempotent) and follow their delivery"),
         (name = "webhooks", description = "Signed (Standard Webhooks), durable, retried event delivery"),
         (name = "templates", description = "Reusable message texts with {{variables}}"),
-        (name = "groups", description = "Groups: list, create, members, leave"),
+        (name = "groups", description = "Groups: list, create, members, settings, invites, join, leave"),
+        (name = "chats", description = "Chats from the message log (unread counts), marking read, typing, presence"),
         (name = "contacts", description = "Numbers on WhatsApp (cached), profiles, blocking"),
         (name = "media", description = "File uploads, typed by their bytes, sent by media_id"),
         (name = "sandbox", description = "The simulated WhatsApp network: play the phone, the contacts and the faults"),

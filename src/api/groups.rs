@@ -1,6 +1,7 @@
 //! `/sessions/{id}/groups…`: the groups an account is in, creating them,
-//! changing members (with a result per member) and leaving. Messages go to
-//! a group through the normal send API with its JID as `to`.
+//! changing members (with a result per member) and leaving. Settings and
+//! invites are in `group_admin.rs`. Messages go to a group through the
+//! normal send API with its JID as `to`.
 
 use axum::Router;
 use axum::extract::State;
@@ -41,7 +42,7 @@ pub struct ParticipantView {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"jid": "120363012345678901@g.us", "subject": "Team", "description": null,
     "owner": "491701234567@s.whatsapp.net", "participants": [{"jid": "491701234567@s.whatsapp.net", "admin": true, "super_admin": true}],
-    "created_at": "2026-12-01T12:00:00Z"}))]
+    "created_at": "2026-12-01T12:00:00Z", "settings": {"announce": false, "locked": false}}))]
 pub struct GroupView {
     pub jid: String,
     pub subject: String,
@@ -49,6 +50,15 @@ pub struct GroupView {
     pub owner: Option<String>,
     pub participants: Vec<ParticipantView>,
     pub created_at: Option<DateTime<Utc>>,
+    pub settings: GroupSettings,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupSettings {
+    /// Only admins may send messages.
+    pub announce: bool,
+    /// Only admins may change the subject and description.
+    pub locked: bool,
 }
 
 impl From<GroupInfo> for GroupView {
@@ -68,6 +78,7 @@ impl From<GroupInfo> for GroupView {
                 })
                 .collect(),
             created_at: g.created_at,
+            settings: GroupSettings { announce: g.announce, locked: g.locked },
         }
     }
 }
@@ -123,14 +134,14 @@ fn people(raw: &[String]) -> ApiResult<Vec<Jid>> {
     }
 }
 
-fn group_jid(raw: &str) -> ApiResult<Jid> {
+pub(super) fn group_jid(raw: &str) -> ApiResult<Jid> {
     Jid::parse(raw)
         .ok()
         .filter(Jid::is_group)
         .ok_or_else(|| Error::validation("invalid group", json!({"group": ["a group JID, …@g.us"]})))
 }
 
-async fn session(state: &AppState, raw: &str) -> ApiResult<String> {
+pub(super) async fn session(state: &AppState, raw: &str) -> ApiResult<String> {
     let id = parse_id(raw)?;
     ensure_session(state, id.as_str()).await?;
     Ok(id.as_str().to_owned())

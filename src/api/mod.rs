@@ -6,9 +6,10 @@
 //! the API key.
 
 mod batches;
+mod chats;
 mod contacts;
-pub use contacts::CheckCache;
 mod docs;
+mod group_admin;
 mod groups;
 pub(crate) mod health;
 mod media;
@@ -46,6 +47,8 @@ pub fn router(state: AppState) -> Router {
         .merge(templates::router())
         .merge(contacts::router())
         .merge(groups::router())
+        .merge(group_admin::router())
+        .merge(chats::router())
         .merge(media::router(state.config.media.max_bytes))
         .merge(schedule::router(state.config.messages.max_request_bytes))
         .merge(batches::router(state.config.messages.max_request_bytes))

@@ -20,6 +20,16 @@ impl PageParams {
     pub fn limit(&self) -> u32 {
         page_limit(self.limit)
     }
+
+    /// The cursor of listings paged by row id (a decimal id).
+    pub fn row_cursor(&self) -> crate::error::ApiResult<Option<i64>> {
+        self.cursor.as_deref().map(str::parse::<i64>).transpose().map_err(|_| {
+            crate::error::Error::validation(
+                "invalid cursor",
+                serde_json::json!({"cursor": ["must be the next_cursor of a previous page"]}),
+            )
+        })
+    }
 }
 
 /// The page size for a requested `limit`: the default when absent, clamped.

@@ -44,6 +44,9 @@ pub enum EngineError {
     Forbidden(String),
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The change is already in place (a member joining again, …).
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("the {0} engine does not support this")]
     Unsupported(&'static str),
     #[error("timed out")]
@@ -87,6 +90,17 @@ pub trait Engine: Send + Sync {
         participants: &[Jid],
     ) -> EngineResult<Vec<ParticipantResult>>;
     async fn leave_group(&self, group: &Jid) -> EngineResult<()>;
+    /// Changes subject, description or settings (admins only when locked).
+    async fn update_group(&self, group: &Jid, change: &GroupChange) -> EngineResult<GroupInfo>;
+    /// The group's invite code (`https://chat.whatsapp.com/<code>`); `reset`
+    /// revokes the current one and returns its replacement. Admins only.
+    async fn group_invite(&self, group: &Jid, reset: bool) -> EngineResult<String>;
+    /// Joins by invite code; the group as it is after joining.
+    async fn join_group(&self, code: &str) -> EngineResult<GroupInfo>;
+    /// Everyone this account blocked.
+    async fn blocklist(&self) -> EngineResult<Vec<Jid>>;
+    /// Shows this account as online ("available") or not to its contacts.
+    async fn set_presence(&self, available: bool) -> EngineResult<()>;
 }
 
 /// What an engine gets from the session that owns it.

@@ -31,6 +31,8 @@ pub struct SendHandler {
     pub outbound: Outbound,
     pub media: crate::media::MediaStore,
     pub config: MessagesConfig,
+    /// A send refused as "not on WhatsApp" answers later number checks.
+    pub checks: Arc<crate::contacts::CheckCache>,
 }
 
 /// Why an attempt did not send.
@@ -161,7 +163,15 @@ impl SendHandler {
             let _ = engine.set_chat_state(&chat, ChatState::Paused).await;
         }
         let started = Instant::now();
-        let sent = engine.send(&chat, &message).await?;
+        let sent = match engine.send(&chat, &message).await {
+            Ok(sent) => sent,
+            Err(e) => {
+                if let (EngineError::NotOnWhatsApp(_), Some(phone)) = (&e, chat.phone()) {
+                    self.checks.learn(&job.session_id, &phone, false);
+                }
+                return Err(e.into());
+            }
+        };
         metrics::histogram!("wag_message_send_seconds").record(started.elapsed().as_secs_f64());
         if job.resend {
             metrics::counter!("wag_messages_total", "result" => "resent").increment(1);

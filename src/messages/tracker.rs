@@ -11,6 +11,8 @@ pub struct Tracker {
     pub writer: super::writer::LogWriter,
     pub hub: EventHub,
     pub preview_chars: usize,
+    /// A message from a number proves it is on WhatsApp.
+    pub checks: std::sync::Arc<crate::contacts::CheckCache>,
 }
 
 /// The `message.status` event of a log row.
@@ -46,6 +48,9 @@ pub fn cap_preview(text: Option<&str>, chars: usize) -> Option<String> {
 #[async_trait]
 impl MessageSink for Tracker {
     async fn incoming(&self, session_id: &str, m: &IncomingMessage) {
+        if let Some(phone) = m.sender.phone().filter(|_| !m.from_me) {
+            self.checks.learn(session_id, &phone, true);
+        }
         let (kind, preview) = kind_and_preview(&m.body);
         let new = NewMessageLog {
             session_id: session_id.to_owned(),

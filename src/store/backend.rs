@@ -468,6 +468,51 @@ macro_rules! impl_repos {
                 Ok(rows.iter().map(|(s, m, _)| by_key.remove(&(s.clone(), m.clone()))).collect())
             }
 
+            async fn chats(&self, session_id: &str, page: &Page<i64>) -> StoreResult<Vec<ChatSummary>> {
+                // One pass over the session's log: the newest row and the
+                // unread count per chat, by window functions (both databases).
+                let mut q = QueryBuilder::<$db>::new(concat!(
+                    "SELECT ", log_cols!(), ", unread FROM (SELECT ", log_cols!(), ", \
+                     ROW_NUMBER() OVER (PARTITION BY chat_jid ORDER BY id DESC) AS rn, \
+                     SUM(CASE WHEN direction = 'incoming' AND status = 'received' THEN 1 ELSE 0 END) \
+                     OVER (PARTITION BY chat_jid) AS unread \
+                     FROM message_logs WHERE session_id = "
+                ));
+                q.push_bind(session_id.to_owned()).push(") t WHERE rn = 1");
+                if let Some(after) = page.after {
+                    q.push(" AND id < ").push_bind(after);
+                }
+                q.push(" ORDER BY id DESC LIMIT ").push_bind(page.sql_limit());
+                Ok(q.build_query_as::<ChatSummary>().fetch_all(&self.pool).await?)
+            }
+
+            async fn unread(&self, session_id: &str, chat_jid: &str, limit: i64) -> StoreResult<Vec<(String, Option<String>)>> {
+                Ok(sqlx::query_as::<$db, (String, Option<String>)>(
+                    "SELECT wa_message_id, sender_jid FROM message_logs WHERE session_id = $1 AND chat_jid = $2 \
+                     AND direction = 'incoming' AND status = 'received' AND wa_message_id IS NOT NULL \
+                     ORDER BY id LIMIT $3",
+                )
+                .bind(session_id)
+                .bind(chat_jid)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn mark_read(&self, session_id: &str, chat_jid: &str, wa_ids: &[String]) -> StoreResult<u64> {
+                if wa_ids.is_empty() {
+                    return Ok(0);
+                }
+                let now = Utc::now();
+                let mut q = QueryBuilder::<$db>::new("UPDATE message_logs SET status = 'read', read_at = ");
+                q.push_bind(now).push(", updated_at = ").push_bind(now);
+                q.push(" WHERE session_id = ").push_bind(session_id.to_owned());
+                q.push(" AND chat_jid = ").push_bind(chat_jid.to_owned());
+                q.push(" AND direction = 'incoming' AND status = 'received' AND wa_message_id");
+                super::push_in(&mut q, wa_ids.iter().cloned());
+                Ok(q.build().execute(&self.pool).await?.rows_affected())
+            }
+
             async fn advance_many(&self, rows: &[(String, String, &'static str)]) -> StoreResult<Vec<Option<MessageLog>>> {
                 let now = Utc::now();
                 let mut out: Vec<Option<MessageLog>> = vec![None; rows.len()];

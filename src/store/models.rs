@@ -90,6 +90,16 @@ impl Direction {
     }
 }
 
+/// A chat as the message log knows it.
+#[derive(Debug, Clone, PartialEq, FromRow, Serialize)]
+pub struct ChatSummary {
+    /// Its newest message, either direction.
+    #[sqlx(flatten)]
+    pub last: MessageLog,
+    /// Received messages not marked read yet.
+    pub unread: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, FromRow, Serialize)]
 pub struct MessageLog {
     pub id: i64,

@@ -117,6 +117,20 @@ pub trait MessageLogRepo: Send + Sync {
         &self,
         rows: &[(String, String, &'static str)],
     ) -> StoreResult<Vec<Option<MessageLog>>>;
+    /// One row per chat: its newest message and how many received messages
+    /// are not read yet. Newest chat first; `page.after` is the row id of
+    /// the newest message of the last chat already seen.
+    async fn chats(&self, session_id: &str, page: &Page<i64>) -> StoreResult<Vec<ChatSummary>>;
+    /// Received messages of a chat not marked read yet, oldest first:
+    /// (WhatsApp id, sender in groups).
+    async fn unread(
+        &self,
+        session_id: &str,
+        chat_jid: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, Option<String>)>>;
+    /// Marks these received messages of a chat read; how many changed.
+    async fn mark_read(&self, session_id: &str, chat_jid: &str, wa_ids: &[String]) -> StoreResult<u64>;
     /// Outgoing rows in `status` since before `before` and sent again fewer
     /// than `max_resends` times, with `id > after_id`, in id order:
     /// (id, session_id, message_id).

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::jid::{Jid, PhoneNumber};
-use super::message::{GroupInfo, IncomingMessage, Receipt};
+use super::message::{ChatState, GroupInfo, IncomingMessage, Receipt};
 
 /// Why the connection closed, as far as the gateway cares: only
 /// `Network`-like causes are worth reconnecting for.
@@ -67,6 +67,17 @@ pub enum EngineEvent {
     PushName {
         push_name: String,
     },
+    /// A contact came online or went offline.
+    Presence {
+        from: Jid,
+        available: bool,
+    },
+    /// Someone is typing, recording or stopped, in a chat with this account.
+    ChatState {
+        chat: Jid,
+        sender: Jid,
+        state: ChatState,
+    },
 }
 
 impl EngineEvent {
@@ -80,8 +91,10 @@ impl EngineEvent {
             EngineEvent::Disconnected { .. } => "session.disconnected",
             EngineEvent::Message(_) => "message",
             EngineEvent::Receipt(_) => "message.ack",
-            EngineEvent::GroupUpdate { .. } => "group.update",
+            EngineEvent::GroupUpdate { .. } => "group.updated",
             EngineEvent::PushName { .. } => "session.push_name",
+            EngineEvent::ChatState { .. } => "chat.state",
+            EngineEvent::Presence { .. } => "presence.update",
         }
     }
 }

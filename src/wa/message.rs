@@ -259,6 +259,26 @@ pub struct GroupInfo {
     pub owner: Option<Jid>,
     pub participants: Vec<GroupParticipant>,
     pub created_at: Option<DateTime<Utc>>,
+    /// Only admins may send messages.
+    pub announce: bool,
+    /// Only admins may change the subject, description and settings.
+    pub locked: bool,
+}
+
+/// A change to a group's info or settings; `None` leaves a field as is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupChange {
+    pub subject: Option<String>,
+    /// `Some("")` clears the description.
+    pub description: Option<String>,
+    pub announce: Option<bool>,
+    pub locked: Option<bool>,
+}
+
+impl GroupChange {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -284,4 +304,8 @@ pub struct ContactInfo {
     pub name: Option<String>,
     pub push_name: Option<String>,
     pub blocked: bool,
+    /// The profile's "about" text, when the contact's privacy settings show it.
+    pub about: Option<String>,
+    /// A short-lived URL of the profile picture, when visible.
+    pub picture_url: Option<String>,
 }

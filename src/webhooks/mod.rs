@@ -41,7 +41,10 @@ pub const CATALOGUE: &[&str] = &[
     "message.ack",
     "message.edited",
     "message.revoked",
-    "group.update",
+    "group.updated",
+    "group.participants",
+    "chat.state",
+    "presence.update",
     "session.push_name",
 ];
 
@@ -54,7 +57,7 @@ mod tests {
         assert!(super::matches(&f(&["message.*"]), "message.status"));
         assert!(!super::matches(&f(&["message.*"]), "messages.x"));
         assert!(!super::matches(&f(&["message.*"]), "message"));
-        assert!(super::matches(&f(&["session.failed", "group.*"]), "group.update"));
+        assert!(super::matches(&f(&["session.failed", "group.*"]), "group.updated"));
         assert!(!super::matches(&f(&["session.failed"]), "session.status"));
     }
 }

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::send::CONFIG;
+use crate::send::{CONFIG, accepted, wait_incoming, wait_message};
 use crate::support::{Backend, TestApp, assert_error};
 
 async fn check(app: &TestApp, session: &str, numbers: Value) -> reqwest::Response {
@@ -65,6 +65,42 @@ async fn checks_are_cached_and_profiles_and_blocks_work() {
     assert_eq!(get_json(&app, "/sessions/a/contacts/491706600002").await["blocked"], false);
     let res = app.authed(Method::GET, "/sessions/a/contacts/120363000000000001@g.us").send().await.unwrap();
     assert_error(res, 422, "validation_failed").await;
+
+    // Profiles of linked accounts carry the about text and a picture URL.
+    assert_eq!(profile["about"], "Hey there! I am using WhatsApp.");
+    assert_eq!(profile["picture_url"], "https://sandbox.wa-gateway.invalid/pp/491706600002.jpg");
+    assert_eq!(get_json(&app, "/sessions/a/contacts/491706600077").await["about"], Value::Null);
+
+    // The block list follows blocks and unblocks.
+    for who in ["491706600004", "491706600003"] {
+        let res =
+            app.authed(Method::POST, &format!("/sessions/a/contacts/{who}/block")).send().await.unwrap();
+        assert_eq!(res.status(), 204);
+    }
+    let list = get_json(&app, "/sessions/a/contacts/blocked").await;
+    assert_eq!(list, json!(["491706600003@s.whatsapp.net", "491706600004@s.whatsapp.net"]));
+    app.authed(Method::DELETE, "/sessions/a/contacts/491706600004/block").send().await.unwrap();
+    assert_eq!(get_json(&app, "/sessions/a/contacts/blocked").await, json!(["491706600003@s.whatsapp.net"]));
+
+    // Events correct the cache without asking WhatsApp: a message from a
+    // number proves it exists; a send refused as "not on WhatsApp" proves
+    // the opposite.
+    let engine_calls = checks(&app, "engine").await;
+    let res = app
+        .authed(Method::POST, "/sandbox/sessions/a/inbound")
+        .json(&json!({"from": "9991234567", "text": "I do exist"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    wait_incoming(&app, "a", 1).await;
+    let now: Value = check(&app, "a", json!(["9991234567"])).await.json().await.unwrap();
+    assert_eq!((now[0]["exists"].as_bool(), now[0]["cached"].as_bool()), (Some(true), Some(true)));
+    let sent = accepted(&app, "a", json!({"to": "9991234567", "text": "hello?"})).await;
+    wait_message(&app, "a", sent["id"].as_str().unwrap(), "failed").await;
+    let now: Value = check(&app, "a", json!(["9991234567"])).await.json().await.unwrap();
+    assert_eq!((now[0]["exists"].as_bool(), now[0]["cached"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(checks(&app, "engine").await, engine_calls, "no check reached the engine");
 
     // A session that is not connected cannot ask WhatsApp.
     app.authed(Method::POST, "/sessions/a/stop").send().await.unwrap();

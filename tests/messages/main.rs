@@ -9,7 +9,9 @@ mod support;
 mod helpers;
 
 mod batches;
+mod chats;
 mod contacts;
+mod group_admin;
 mod groups;
 mod log;
 mod media;

@@ -132,7 +132,7 @@ async fn groups_and_injected_inbound_messages() {
         .unwrap();
     assert!(group.jid.is_group());
     assert_eq!(group.participants.len(), 3, "the number not on WhatsApp is left out");
-    let update = next(&mut rx, "member", "group.update").await;
+    let update = next(&mut rx, "member", "group.updated").await;
     assert_eq!(update["action"], "create");
     assert_eq!(update["group"]["subject"], "Team");
 

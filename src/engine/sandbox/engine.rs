@@ -71,8 +71,8 @@ impl Engine for SandboxEngine {
         self.network.mark_read(&self.session, chat, sender, ids).await
     }
 
-    async fn set_chat_state(&self, _chat: &Jid, _state: ChatState) -> EngineResult<()> {
-        self.network.ensure_online(&self.session).map(drop)
+    async fn set_chat_state(&self, chat: &Jid, state: ChatState) -> EngineResult<()> {
+        self.network.set_chat_state(&self.session, chat, state).await
     }
 
     async fn check_numbers(&self, phones: &[PhoneNumber]) -> EngineResult<Vec<NumberCheck>> {
@@ -110,5 +110,25 @@ impl Engine for SandboxEngine {
 
     async fn leave_group(&self, group: &Jid) -> EngineResult<()> {
         self.network.leave_group(&self.session, group).await
+    }
+
+    async fn update_group(&self, group: &Jid, change: &GroupChange) -> EngineResult<GroupInfo> {
+        self.network.update_group(&self.session, group, change).await
+    }
+
+    async fn group_invite(&self, group: &Jid, reset: bool) -> EngineResult<String> {
+        self.network.group_invite(&self.session, group, reset)
+    }
+
+    async fn join_group(&self, code: &str) -> EngineResult<GroupInfo> {
+        self.network.join_group(&self.session, code).await
+    }
+
+    async fn blocklist(&self) -> EngineResult<Vec<Jid>> {
+        self.network.blocklist(&self.session)
+    }
+
+    async fn set_presence(&self, available: bool) -> EngineResult<()> {
+        self.network.set_presence(&self.session, available).await
     }
 }

@@ -35,6 +35,12 @@ pub fn group_user() -> String {
     format!("120363{n}")
 }
 
+/// Invite codes: 22 characters of URL-safe base64, like chat.whatsapp.com links.
+pub fn invite_code() -> String {
+    let bytes: [u8; 16] = rand::rng().random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -46,5 +52,8 @@ mod tests {
         assert!(super::qr_payload().starts_with("2@"));
         assert_eq!(super::qr_payload().split(',').count(), 4);
         assert!(crate::wa::Jid::parse(&format!("{}@g.us", super::group_user())).is_ok());
+        let invite = super::invite_code();
+        assert_eq!(invite.len(), 22);
+        assert_ne!(invite, super::invite_code());
     }
 }

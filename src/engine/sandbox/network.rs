@@ -18,10 +18,15 @@ use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
 use super::ids;
+
+mod groups;
+mod people;
+
 use crate::config::SandboxConfig;
 use crate::engine::{EngineContext, EngineError, EngineResult};
 use crate::store::CredentialRepo;
 use crate::wa::*;
+use groups::Group;
 
 /// Sent ids remembered per session, for edits, revokes and replies.
 const SENT_MEMORY: usize = 4096;
@@ -122,36 +127,6 @@ struct Slot {
     mailbox: VecDeque<IncomingMessage>,
     sent: VecDeque<(MessageId, Jid)>,
     drop_receipts: bool,
-}
-
-struct Group {
-    jid: Jid,
-    subject: String,
-    owner: PhoneNumber,
-    /// phone -> admin
-    members: BTreeMap<PhoneNumber, bool>,
-    created_at: chrono::DateTime<Utc>,
-}
-
-impl Group {
-    fn info(&self) -> GroupInfo {
-        GroupInfo {
-            jid: self.jid.clone(),
-            subject: self.subject.clone(),
-            description: None,
-            owner: Some(self.owner.to_jid()),
-            participants: self
-                .members
-                .iter()
-                .map(|(p, admin)| GroupParticipant {
-                    jid: p.to_jid(),
-                    admin: *admin,
-                    super_admin: *p == self.owner,
-                })
-                .collect(),
-            created_at: Some(self.created_at),
-        }
-    }
 }
 
 #[derive(Default)]
@@ -679,6 +654,9 @@ impl SandboxNetwork {
                     if !group.members.contains_key(&me) {
                         return Err(EngineError::Forbidden("the session is not in this group".into()));
                     }
+                    if group.announce && !group.is_admin(&me) {
+                        return Err(EngineError::Forbidden("only admins can send to this group".into()));
+                    }
                     group.members.keys().filter(|p| **p != me).cloned().collect()
                 }
                 _ => return Err(EngineError::Unsupported("sandbox")),
@@ -848,171 +826,6 @@ impl SandboxNetwork {
                 NumberCheck { phone: p.to_string(), exists, jid: exists.then(|| p.to_jid()) }
             })
             .collect())
-    }
-
-    pub(super) fn contact(&self, session: &str, jid: &Jid) -> EngineResult<ContactInfo> {
-        let world = self.world();
-        Self::online(&world, session)?;
-        let phone = jid.phone().ok_or_else(|| EngineError::Invalid("contacts are people".into()))?;
-        if phone.as_str().starts_with("999") {
-            return Err(EngineError::NotOnWhatsApp(phone.to_string()));
-        }
-        let push_name =
-            world.accounts.get(&phone).and_then(|s| world.slots.get(s)).and_then(|s| match &s.conn {
-                Conn::Online { push_name, .. } => Some(push_name.clone()),
-                _ => None,
-            });
-        let blocked = world.slots.get(session).is_some_and(|s| s.blocked.contains(jid));
-        Ok(ContactInfo { jid: jid.clone(), name: None, push_name, blocked })
-    }
-
-    pub(super) fn set_blocked(&self, session: &str, jid: &Jid, blocked: bool) -> EngineResult<()> {
-        let mut world = self.world();
-        Self::online(&world, session)?;
-        let slot = Self::slot(&mut world, session)?;
-        if blocked {
-            slot.blocked.insert(jid.clone());
-        } else {
-            slot.blocked.remove(jid);
-        }
-        Ok(())
-    }
-
-    pub(super) async fn create_group(
-        &self,
-        session: &str,
-        subject: &str,
-        participants: &[Jid],
-    ) -> EngineResult<GroupInfo> {
-        if subject.trim().is_empty() || subject.chars().count() > 100 {
-            return Err(EngineError::Invalid("the subject must be 1 to 100 characters".into()));
-        }
-        let mut out = Outbox::default();
-        let info = {
-            let mut world = self.world();
-            let (me, _) = Self::online(&world, session)?;
-            let mut members = BTreeMap::from([(me.clone(), true)]);
-            for p in participants {
-                let phone = p.phone().ok_or_else(|| EngineError::Invalid(format!("{p} is not a person")))?;
-                if !phone.as_str().starts_with("999") {
-                    members.insert(phone, false);
-                }
-            }
-            let jid = Jid::new_unchecked(ids::group_user(), Server::Group);
-            let group = Group {
-                jid: jid.clone(),
-                subject: subject.to_owned(),
-                owner: me.clone(),
-                members,
-                created_at: Utc::now(),
-            };
-            let info = group.info();
-            self.announce(&world, &group, "create", &me, &mut out);
-            world.groups.insert(jid, group);
-            info
-        };
-        out.flush().await;
-        Ok(info)
-    }
-
-    fn announce(&self, world: &World, group: &Group, action: &str, actor: &PhoneNumber, out: &mut Outbox) {
-        for phone in group.members.keys() {
-            if let Some(slot) = world.accounts.get(phone).and_then(|s| world.slots.get(s)) {
-                let event = EngineEvent::GroupUpdate {
-                    group: group.info(),
-                    action: action.to_owned(),
-                    actor: Some(actor.to_jid()),
-                };
-                out.push(&slot.events, event, Duration::ZERO);
-            }
-        }
-    }
-
-    pub(super) fn group(&self, session: &str, jid: &Jid) -> EngineResult<GroupInfo> {
-        let world = self.world();
-        let (me, _) = Self::online(&world, session)?;
-        let group = world.groups.get(jid).ok_or_else(|| not_found("group"))?;
-        if !group.members.contains_key(&me) {
-            return Err(EngineError::Forbidden("the session is not in this group".into()));
-        }
-        Ok(group.info())
-    }
-
-    pub(super) fn groups(&self, session: &str) -> EngineResult<Vec<GroupInfo>> {
-        let world = self.world();
-        let (me, _) = Self::online(&world, session)?;
-        let mut groups: Vec<GroupInfo> =
-            world.groups.values().filter(|g| g.members.contains_key(&me)).map(Group::info).collect();
-        groups.sort_by(|a, b| a.jid.cmp(&b.jid));
-        Ok(groups)
-    }
-
-    pub(super) async fn update_participants(
-        &self,
-        session: &str,
-        jid: &Jid,
-        action: ParticipantAction,
-        participants: &[Jid],
-    ) -> EngineResult<Vec<ParticipantResult>> {
-        let mut out = Outbox::default();
-        let results = {
-            let mut world = self.world();
-            let (me, _) = Self::online(&world, session)?;
-            let group = world.groups.get_mut(jid).ok_or_else(|| not_found("group"))?;
-            if group.members.get(&me) != Some(&true) {
-                return Err(EngineError::Forbidden("only group admins can change participants".into()));
-            }
-            let mut results = Vec::with_capacity(participants.len());
-            for p in participants {
-                let status = match (p.phone(), action) {
-                    (None, _) => "not_found",
-                    (Some(phone), _) if phone.as_str().starts_with("999") => "not_found",
-                    (Some(phone), ParticipantAction::Add) => match group.members.contains_key(&phone) {
-                        true => "conflict",
-                        false => {
-                            group.members.insert(phone, false);
-                            "ok"
-                        }
-                    },
-                    (Some(phone), ParticipantAction::Remove) => match group.members.remove(&phone) {
-                        Some(_) => "ok",
-                        None => "conflict",
-                    },
-                    (Some(phone), ParticipantAction::Promote | ParticipantAction::Demote) => {
-                        match group.members.get_mut(&phone) {
-                            Some(admin) => {
-                                *admin = action == ParticipantAction::Promote;
-                                "ok"
-                            }
-                            None => "not_found",
-                        }
-                    }
-                };
-                results.push(ParticipantResult { jid: p.clone(), status: status.to_owned() });
-            }
-            let action_name = format!("{action:?}").to_lowercase();
-            let group = &world.groups[jid];
-            self.announce(&world, group, &action_name, &me, &mut out);
-            results
-        };
-        out.flush().await;
-        Ok(results)
-    }
-
-    pub(super) async fn leave_group(&self, session: &str, jid: &Jid) -> EngineResult<()> {
-        let mut out = Outbox::default();
-        {
-            let mut world = self.world();
-            let (me, _) = Self::online(&world, session)?;
-            let group = world.groups.get_mut(jid).ok_or_else(|| not_found("group"))?;
-            if group.members.remove(&me).is_none() {
-                return Err(EngineError::Forbidden("the session is not in this group".into()));
-            }
-            let group = &world.groups[jid];
-            self.announce(&world, group, "leave", &me, &mut out);
-        }
-        out.flush().await;
-        Ok(())
     }
 }
 

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Utc;
 use tokio::sync::Mutex;
-use whatsapp_rust::features::{ChatStateType, GroupCreateOptions, GroupParticipantOptions};
+use whatsapp_rust::features::{
+    ChatStateType, GroupCreateOptions, GroupDescription, GroupParticipantOptions, GroupSubject,
+    JoinGroupResult, PreviousDescription,
+};
 use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::prelude::Client;
 use whatsapp_rust::send::RevokeType;
@@ -177,9 +180,21 @@ impl Engine for WhatsAppEngine {
 
     async fn contact(&self, who: &Jid) -> EngineResult<ContactInfo> {
         let client = self.client().await?;
-        let blocked = client.blocking().is_blocked(&wjid(who)?).await.map_err(internal)?;
+        let target = wjid(who)?;
+        let blocked = client.blocking().is_blocked(&target).await.map_err(internal)?;
+        let about = client
+            .contacts()
+            .get_user_info(std::slice::from_ref(&target))
+            .await
+            .map_err(internal)?
+            .into_values()
+            .next()
+            .and_then(|u| u.status);
+        // No picture (or hidden by privacy settings) is not an error.
+        let picture_url =
+            client.contacts().get_profile_picture(&target, false).await.ok().flatten().map(|p| p.url);
         // Names come from the address book sync, which the gateway does not keep.
-        Ok(ContactInfo { jid: who.clone(), name: None, push_name: None, blocked })
+        Ok(ContactInfo { jid: who.clone(), name: None, push_name: None, blocked, about, picture_url })
     }
 
     async fn set_blocked(&self, who: &Jid, blocked: bool) -> EngineResult<()> {
@@ -248,6 +263,71 @@ impl Engine for WhatsAppEngine {
     async fn leave_group(&self, group: &Jid) -> EngineResult<()> {
         let client = self.client().await?;
         client.groups().leave(wjid(group)?).await.map_err(internal)
+    }
+
+    async fn update_group(&self, group: &Jid, change: &GroupChange) -> EngineResult<GroupInfo> {
+        let client = self.client().await?;
+        let jid = wjid(group)?;
+        let groups = client.groups();
+        if let Some(subject) = &change.subject {
+            let subject =
+                GroupSubject::new(subject.as_str()).map_err(|e| EngineError::Invalid(e.to_string()))?;
+            groups.set_subject(jid.clone(), subject).await.map_err(internal)?;
+        }
+        if let Some(description) = &change.description {
+            let description = match description.as_str() {
+                "" => None,
+                d => Some(GroupDescription::new(d).map_err(|e| EngineError::Invalid(e.to_string()))?),
+            };
+            groups
+                .set_description(jid.clone(), description, PreviousDescription::Resolve)
+                .await
+                .map_err(internal)?;
+        }
+        if let Some(announce) = change.announce {
+            groups.set_announce(jid.clone(), announce).await.map_err(internal)?;
+        }
+        if let Some(locked) = change.locked {
+            groups.set_locked(jid.clone(), locked).await.map_err(internal)?;
+        }
+        self.group(group).await
+    }
+
+    async fn group_invite(&self, group: &Jid, reset: bool) -> EngineResult<String> {
+        let client = self.client().await?;
+        let link = client.groups().get_invite_link(wjid(group)?, reset).await.map_err(internal)?;
+        // The API hands out codes; WhatsApp answers with the code or the link.
+        Ok(link.rsplit('/').next().unwrap_or(&link).to_owned())
+    }
+
+    async fn join_group(&self, code: &str) -> EngineResult<GroupInfo> {
+        let client = self.client().await?;
+        let joined = client.groups().join_with_invite_code(code).await.map_err(internal)?;
+        match joined {
+            JoinGroupResult::Joined(jid) => {
+                let jid = super::incoming::jid(&jid)
+                    .ok_or_else(|| internal("joined a group with an unknown address"))?;
+                self.group(&jid).await
+            }
+            JoinGroupResult::PendingApproval(_) => {
+                Err(EngineError::Conflict("the group's admins must approve this request first".into()))
+            }
+        }
+    }
+
+    async fn blocklist(&self) -> EngineResult<Vec<Jid>> {
+        let client = self.client().await?;
+        let list = client.blocking().get_blocklist().await.map_err(internal)?;
+        let mut jids: Vec<Jid> = list.iter().filter_map(|e| super::incoming::jid(&e.jid)).collect();
+        jids.sort();
+        Ok(jids)
+    }
+
+    async fn set_presence(&self, available: bool) -> EngineResult<()> {
+        let client = self.client().await?;
+        let presence = client.presence();
+        let r = if available { presence.set_available().await } else { presence.set_unavailable().await };
+        r.map_err(internal)
     }
 }
 

@@ -27,6 +27,8 @@ pub fn group_info(m: &GroupMetadata) -> Option<GroupInfo> {
             .creation_time
             .and_then(|t| i64::try_from(t).ok())
             .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+        announce: m.is_announcement,
+        locked: m.is_locked,
     })
 }
 
@@ -110,6 +112,7 @@ mod tests {
             creator: Some(wjid("100000000000001@lid")),
             creator_pn: Some(wjid("491702220000@s.whatsapp.net")),
             creation_time: Some(1_764_590_400),
+            is_announcement: true,
             participants: vec![
                 member(
                     "100000000000001@lid",
@@ -125,6 +128,7 @@ mod tests {
         assert_eq!((g.subject.as_str(), g.description.as_deref()), ("Team", Some("weekly")));
         assert_eq!(g.owner, Some(Jid::parse("491702220000@s.whatsapp.net").unwrap()));
         assert_eq!(g.created_at.unwrap().to_rfc3339(), "2025-12-01T12:00:00+00:00");
+        assert_eq!((g.announce, g.locked), (true, false));
         let roles: Vec<_> =
             g.participants.iter().map(|p| (p.jid.to_string(), p.admin, p.super_admin)).collect();
         assert_eq!(

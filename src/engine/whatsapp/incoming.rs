@@ -5,7 +5,7 @@
 //! and what it cannot know by itself (the account, the clock) and returns
 //! zero or more gateway events, so it is tested offline by building the
 //! crate's own types. Events the gateway has no use for (app-state sync,
-//! calls, presence of others, newsletter updates, history sync) map to
+//! calls, newsletter updates, history sync) map to
 //! nothing; history sync is not imported into the message log.
 
 use chrono::{DateTime, Duration, Utc};
@@ -14,7 +14,7 @@ use whatsapp_rust::wacore::proto_helpers::MessageExt;
 use whatsapp_rust::wacore::stanza::groups::{GroupNotificationAction, GroupParticipantInfo};
 use whatsapp_rust::wacore::types::events::{self as ev, Event};
 use whatsapp_rust::wacore::types::message::MessageInfo;
-use whatsapp_rust::wacore::types::presence::ReceiptType;
+use whatsapp_rust::wacore::types::presence::{ChatPresence, ChatPresenceMedia, ReceiptType};
 
 use crate::wa::*;
 
@@ -104,6 +104,11 @@ pub fn translate(event: &Event, cx: &Context) -> Vec<EngineEvent> {
         Event::Receipt(r) => receipt(r).map(EngineEvent::Receipt).into_iter().collect(),
         Event::GroupUpdate(g) => group_update(g).into_iter().collect(),
         Event::SelfPushNameUpdated(p) => one(EngineEvent::PushName { push_name: p.new_name.clone() }),
+        Event::ChatPresence(c) => chat_state(c).into_iter().collect(),
+        Event::Presence(p) => jid(&p.from)
+            .map(|from| EngineEvent::Presence { from, available: !p.unavailable })
+            .into_iter()
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -296,6 +301,21 @@ pub fn receipt(r: &ev::Receipt) -> Option<Receipt> {
     })
 }
 
+/// Typing or recording in a chat ("paused" when they stopped).
+fn chat_state(c: &ev::ChatPresenceUpdate) -> Option<EngineEvent> {
+    let state = match (&c.state, c.media) {
+        (ChatPresence::Paused, _) => ChatState::Paused,
+        (ChatPresence::Composing, ChatPresenceMedia::Audio) => ChatState::Recording,
+        (ChatPresence::Composing, ChatPresenceMedia::Text) => ChatState::Composing,
+    };
+    let chat = jid(&c.source.chat)?;
+    Some(EngineEvent::ChatState {
+        sender: jid(&c.source.sender).unwrap_or_else(|| chat.clone()),
+        chat,
+        state,
+    })
+}
+
 /// A group notification; the group's info carries only what changed.
 pub fn group_update(g: &ev::GroupUpdate) -> Option<EngineEvent> {
     let group = jid(&g.group_jid)?;
@@ -306,6 +326,8 @@ pub fn group_update(g: &ev::GroupUpdate) -> Option<EngineEvent> {
         owner: None,
         participants: Vec::new(),
         created_at: None,
+        announce: false,
+        locked: false,
     };
     let members = |list: &[GroupParticipantInfo], admin: bool| -> Vec<GroupParticipant> {
         list.iter()
@@ -337,6 +359,14 @@ pub fn group_update(g: &ev::GroupUpdate) -> Option<EngineEvent> {
         GroupNotificationAction::Description { description, .. } => {
             info.description = description.clone();
             "description"
+        }
+        GroupNotificationAction::Announce => {
+            info.announce = true;
+            "announcement"
+        }
+        GroupNotificationAction::Locked { .. } => {
+            info.locked = true;
+            "locked"
         }
         other => other.tag_name(),
     };

@@ -503,3 +503,31 @@ fn jids_the_gateway_does_not_model_are_skipped() {
     let bot = info("867051314767696@bot", "867051314767696@bot", "X", false);
     assert!(translate(&batch(vec![(text("hi"), bot)]), &cx()).is_empty());
 }
+
+#[test]
+fn typing_recording_and_presence() {
+    use whatsapp_rust::wacore::types::presence::{ChatPresence, ChatPresenceMedia};
+    let typing = |state, media| {
+        let source = MessageSource {
+            chat: wjid("491702220000@s.whatsapp.net"),
+            sender: wjid("491702220000:2@s.whatsapp.net"),
+            ..Default::default()
+        };
+        let update = ev::ChatPresenceUpdate::builder().source(source).state(state).media(media).build();
+        only(translate(&Event::ChatPresence(update), &cx()))
+    };
+    let expect = |state| EngineEvent::ChatState {
+        chat: gjid("491702220000@s.whatsapp.net"),
+        sender: gjid("491702220000@s.whatsapp.net"),
+        state,
+    };
+    assert_eq!(typing(ChatPresence::Composing, ChatPresenceMedia::Text), expect(ChatState::Composing));
+    assert_eq!(typing(ChatPresence::Composing, ChatPresenceMedia::Audio), expect(ChatState::Recording));
+    assert_eq!(typing(ChatPresence::Paused, ChatPresenceMedia::Audio), expect(ChatState::Paused));
+    let online =
+        ev::PresenceUpdate::builder().from(wjid("491702220000@s.whatsapp.net")).unavailable(false).build();
+    assert_eq!(
+        only(translate(&Event::Presence(online), &cx())),
+        EngineEvent::Presence { from: gjid("491702220000@s.whatsapp.net"), available: true }
+    );
+}
