@@ -112,6 +112,20 @@ async fn settings_invites_and_joining() {
     let new_code = reset["code"].as_str().unwrap().to_owned();
     assert_ne!(new_code, code);
 
+    // Not a participant (yet): no changes, no typing into it.
+    let res =
+        call(&app, Method::PATCH, &format!("/sessions/c/groups/{gid}"), Some(json!({"subject": "Mine"})))
+            .await;
+    assert_error(res, 403, "forbidden").await;
+    let res = call(
+        &app,
+        Method::POST,
+        &format!("/sessions/c/chats/{gid}/typing"),
+        Some(json!({"state": "composing"})),
+    )
+    .await;
+    assert_error(res, 403, "forbidden").await;
+
     // Joining: the revoked code is unknown, the new link works once.
     let res = call(&app, Method::POST, "/sessions/c/groups/join", Some(json!({"code": code}))).await;
     assert_error(res, 404, "invite_not_found").await;
