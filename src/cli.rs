@@ -32,6 +32,9 @@ pub enum Command {
     CheckConfig,
     /// Print the OpenAPI document as JSON.
     Openapi,
+    /// Exit 0 when the gateway on this host answers `/health/live` (for
+    /// container health checks: the image has no curl).
+    Healthcheck,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +80,7 @@ impl Cli {
                 telemetry::init(&config.log);
                 outcome(serve(config).await)
             }
+            Command::Healthcheck => outcome(healthcheck(&config).await),
             Command::Openapi => unreachable!("handled before loading config"),
         }
     }
@@ -87,6 +91,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     crate::run(config, listener, shutdown_signal()).await
+}
+
+async fn healthcheck(config: &Config) -> anyhow::Result<()> {
+    let url = format!("http://127.0.0.1:{}/health/live", config.server.port);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+    let status = client.get(&url).send().await?.status();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
+    Ok(())
 }
 
 async fn migrate(config: Config, action: MigrateAction) -> anyhow::Result<()> {

@@ -109,6 +109,10 @@ pub async fn serve(
         () = token.cancelled() => None,
         result = &mut server => Some(result),
     };
+    // The server can finish in the same instant the token fires (graceful
+    // shutdown completes at once when idle); then it is done and must not be
+    // awaited again below.
+    let server_done = early.is_some();
     if let Some(result) = early {
         supervisor.trigger();
         result.context("server task panicked")?.context("server failed")?;
@@ -116,7 +120,7 @@ pub async fn serve(
     tracing::info!(bound_secs = bound.as_secs(), "shutting down");
 
     let drain = async {
-        if let Err(e) = server.await {
+        if !server_done && let Err(e) = server.await {
             tracing::error!(error = ?e, "server task failed while draining");
         }
         supervisor.drain().await;

@@ -16,6 +16,93 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// How a metric is exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every metric the gateway exports, with its help text. A test checks that
+/// every `wag_` name recorded in the code is listed here (so each has a
+/// `# HELP` line, which `promtool check metrics` demands) and that the
+/// Grafana dashboard uses no other name.
+pub const CATALOGUE: &[(&str, Kind, &str)] = &[
+    ("wag_build_info", Kind::Gauge, "Always 1; the version label names the running build."),
+    ("wag_uptime_seconds", Kind::Gauge, "Seconds since the process started."),
+    ("wag_process_resident_memory_bytes", Kind::Gauge, "Resident memory of the process."),
+    ("wag_http_requests_total", Kind::Counter, "HTTP requests by route pattern, method and status class."),
+    (
+        "wag_http_request_duration_seconds",
+        Kind::Histogram,
+        "HTTP request latency by route pattern and method.",
+    ),
+    ("wag_db_pool_connections", Kind::Gauge, "Database pool connections by state (in_use, idle)."),
+    ("wag_sessions", Kind::Gauge, "Sessions by stored status."),
+    ("wag_sessions_running", Kind::Gauge, "Sessions with a live task in this process."),
+    ("wag_session_transitions_total", Kind::Counter, "Session status changes by new status."),
+    ("wag_session_connect_attempts_total", Kind::Counter, "Connection attempts by engine and outcome."),
+    ("wag_session_reconnects_total", Kind::Counter, "Connections re-established after a loss."),
+    ("wag_session_restore_seconds", Kind::Histogram, "Time to restore the running sessions at startup."),
+    ("wag_events_published_total", Kind::Counter, "Gateway events published, by event type."),
+    (
+        "wag_messages_total",
+        Kind::Counter,
+        "Outgoing messages by result (queued, sent, failed, cancelled, …).",
+    ),
+    ("wag_messages_received_total", Kind::Counter, "Incoming messages logged."),
+    ("wag_message_receipts_total", Kind::Counter, "Receipts applied to outgoing messages, by status."),
+    ("wag_message_send_seconds", Kind::Histogram, "Time WhatsApp took to accept a send."),
+    ("wag_message_resends_total", Kind::Counter, "Messages stuck at sent and queued again."),
+    (
+        "wag_message_orphans_total",
+        Kind::Counter,
+        "Queued messages without a job, failed by the repair sweep.",
+    ),
+    (
+        "wag_idempotent_replays_total",
+        Kind::Counter,
+        "Sends answered from an earlier request with the same Idempotency-Key.",
+    ),
+    ("wag_write_batch_size", Kind::Histogram, "Rows per group-committed write batch, by kind."),
+    ("wag_media_uploads_total", Kind::Counter, "Media files uploaded."),
+    ("wag_contact_checks_total", Kind::Counter, "Numbers checked, by source (engine or cache)."),
+    ("wag_queue_jobs", Kind::Gauge, "Jobs by queue and state (queued, running, dead, …)."),
+    ("wag_queue_jobs_total", Kind::Counter, "Finished job attempts by queue and result."),
+    ("wag_queue_in_flight", Kind::Gauge, "Jobs running now, by queue."),
+    ("wag_queue_wait_seconds", Kind::Histogram, "Time from a job being due to it starting, by queue."),
+    ("wag_queue_run_seconds", Kind::Histogram, "Job run time, by queue."),
+    ("wag_queue_backend_errors_total", Kind::Counter, "Queue backend errors, by queue."),
+    (
+        "wag_webhook_deliveries_total",
+        Kind::Counter,
+        "Webhook delivery attempts by result (delivered, retry, dead, …).",
+    ),
+    ("wag_webhook_delivery_seconds", Kind::Histogram, "Webhook receiver response time."),
+    (
+        "wag_webhook_deliveries_requeued_total",
+        Kind::Counter,
+        "Deliveries queued again after their job was lost.",
+    ),
+    (
+        "wag_webhook_events_missed_total",
+        Kind::Counter,
+        "Events the webhook dispatcher fell too far behind to see.",
+    ),
+];
+
+/// Registers the help text of every metric with the recorder.
+fn describe() {
+    for &(name, kind, help) in CATALOGUE {
+        match kind {
+            Kind::Counter => metrics::describe_counter!(name, help),
+            Kind::Gauge => metrics::describe_gauge!(name, help),
+            Kind::Histogram => metrics::describe_histogram!(name, help),
+        }
+    }
+}
+
 /// Latency buckets in seconds: 1 ms to 30 s.
 const LATENCY_BUCKETS: &[f64] =
     &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -41,6 +128,7 @@ pub fn handle() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
             }
+            describe();
             metrics::gauge!("wag_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             handle
         })

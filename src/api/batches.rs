@@ -80,7 +80,7 @@ fn prefixed(i: usize, e: Error, into: &mut Map<String, Value>) -> Result<(), Err
 
 /// Queue up to 100 messages as one batch. Nothing is queued unless every
 /// message is valid.
-#[utoipa::path(post, path = "/sessions/{id}/message/batch", tag = "messages", request_body = BatchRequest,
+#[utoipa::path(post, path = "/sessions/{id}/message/batch", tag = "messages", operation_id = "create_batch", request_body = BatchRequest,
     params(("id" = String, Path, description = "Session id", example = "sales")),
     responses(
         (status = 202, description = "Every message queued", body = BatchView),
@@ -140,7 +140,7 @@ pub async fn create(
 }
 
 /// A batch: counts per status and each message's status.
-#[utoipa::path(get, path = "/sessions/{id}/message/batch/{batch_id}", tag = "messages",
+#[utoipa::path(get, path = "/sessions/{id}/message/batch/{batch_id}", tag = "messages", operation_id = "get_batch",
     params(("id" = String, Path, description = "Session id", example = "sales"),
         ("batch_id" = String, Path, description = "Batch id", example = "bat_0192f0c46b557d1e9b8e3f1a2c4d5e6f")),
     responses((status = 200, description = "The batch", body = BatchView),

@@ -100,6 +100,16 @@ impl Modify for Security {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    // Handlers of different resources share names (`create`, `list`, …);
+    // operation ids must be unique, so they carry the resource's tag.
+    for item in doc.paths.paths.values_mut() {
+        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for op in ops.into_iter().flatten() {
+            if let (Some(id), Some(tag)) = (&op.operation_id, op.tags.as_ref().and_then(|t| t.first())) {
+                op.operation_id = Some(format!("{tag}_{id}"));
+            }
+        }
+    }
     doc
 }
 

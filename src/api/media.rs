@@ -136,7 +136,7 @@ pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> A
 }
 
 /// Upload a file and send it in one request.
-#[utoipa::path(post, path = "/sessions/{id}/message/media", tag = "messages",
+#[utoipa::path(post, path = "/sessions/{id}/message/media", tag = "messages", operation_id = "send_upload",
     request_body(content = SendForm, content_type = "multipart/form-data"),
     params(("id" = String, Path, description = "Session id", example = "sales")),
     responses(

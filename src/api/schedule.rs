@@ -95,7 +95,7 @@ pub fn due_time(req: &ScheduleRequest, now: DateTime<Utc>) -> ApiResult<DateTime
 }
 
 /// Schedule a message.
-#[utoipa::path(post, path = "/sessions/{id}/message/schedule", tag = "messages", request_body = ScheduleRequest,
+#[utoipa::path(post, path = "/sessions/{id}/message/schedule", tag = "messages", operation_id = "create_scheduled", request_body = ScheduleRequest,
     params(("id" = String, Path, description = "Session id", example = "sales")),
     responses(
         (status = 202, description = "Scheduled (status queued, with scheduled_at)", body = MessageView),
@@ -123,7 +123,7 @@ pub async fn create(
 }
 
 /// Scheduled messages not sent yet.
-#[utoipa::path(get, path = "/sessions/{id}/message/schedule", tag = "messages",
+#[utoipa::path(get, path = "/sessions/{id}/message/schedule", tag = "messages", operation_id = "list_scheduled",
     params(("id" = String, Path, description = "Session id", example = "sales"), PageParams),
     responses((status = 200, description = "Pending scheduled messages, oldest scheduling first", body = Paginated<MessageView>),
         (status = 404, description = "No such session", body = ErrorResponse)),
@@ -152,7 +152,7 @@ pub async fn list(
 }
 
 /// Cancel a scheduled message that has not started.
-#[utoipa::path(delete, path = "/sessions/{id}/message/schedule/{message_id}", tag = "messages",
+#[utoipa::path(delete, path = "/sessions/{id}/message/schedule/{message_id}", tag = "messages", operation_id = "cancel_scheduled",
     params(("id" = String, Path, description = "Session id", example = "sales"),
         ("message_id" = String, Path, description = "The scheduled message's id")),
     responses((status = 204, description = "Cancelled: it will never be sent"),

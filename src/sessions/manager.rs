@@ -90,6 +90,13 @@ impl Inner {
     pub(super) async fn transition(&self, handle: &Handle, status: Status, reason: &str, extra: Value) {
         let _order = handle.transitions.lock().await;
         let (previous, error) = handle.update(|rt| (rt.status, rt.last_error.clone()));
+        tracing::info!(
+            session = handle.id.as_str(),
+            from = previous.as_str(),
+            to = status.as_str(),
+            reason,
+            "session status"
+        );
         // The record first, then the live status: whoever sees the new status
         // (GET /sessions/{id} reads it first) finds its audit row and every
         // write made before it.
@@ -273,7 +280,9 @@ impl SessionManager {
         drop(sessions);
         let (settled_tx, settled_rx) = oneshot::channel();
         let actor = Actor::new(self.inner.clone(), handle.clone(), events_rx, commands_rx, settled_tx);
-        self.inner.tasks.spawn(actor.run(session.status, reason));
+        // Every line the session's task logs names the session.
+        let span = tracing::info_span!("session", session = %session.id, engine = %session.engine);
+        self.inner.tasks.spawn(tracing::Instrument::instrument(actor.run(session.status, reason), span));
         metrics::gauge!("wag_sessions_running").increment(1.0);
         Ok((handle, Some(settled_rx)))
     }

@@ -8,4 +8,5 @@ mod docs;
 mod errors;
 mod health;
 mod metrics;
+mod observability;
 mod sessions;

@@ -6,4 +6,5 @@ mod support;
 mod binary;
 mod commands;
 mod crash;
+mod logs;
 mod serve;
