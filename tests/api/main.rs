@@ -3,6 +3,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[path = "../sessions/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
 mod auth;
 mod docs;
 mod errors;

@@ -11,6 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use wa_gateway::metrics::{CATALOGUE, Kind};
 
+use crate::helpers::linked;
 use crate::support::{API_KEY, Backend, TestApp};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -23,25 +24,6 @@ async fn post(app: &TestApp, path: &str, body: Value) -> Value {
     let res = app.authed(Method::POST, path).json(&body).send().await.unwrap();
     assert!(res.status().is_success(), "{path}: {}", res.status());
     res.json().await.unwrap_or(Value::Null)
-}
-
-/// Links a sandbox session to `phone` and waits until it is connected.
-async fn linked(app: &TestApp, id: &str, phone: &str) {
-    post(app, "/sessions", json!({"id": id})).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let res = app
-            .authed(Method::POST, &format!("/sandbox/sessions/{id}/link"))
-            .json(&json!({"phone": phone}))
-            .send()
-            .await
-            .unwrap();
-        if res.status().is_success() {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{id} never waited for a link");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
