@@ -32,6 +32,8 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
     ("wag_build_info", Kind::Gauge, "Always 1; the version label names the running build."),
     ("wag_uptime_seconds", Kind::Gauge, "Seconds since the process started."),
     ("wag_process_resident_memory_bytes", Kind::Gauge, "Resident memory of the process."),
+    ("wag_process_open_fds", Kind::Gauge, "Open file descriptors (sockets included)."),
+    ("wag_process_threads", Kind::Gauge, "OS threads of the process."),
     ("wag_http_requests_total", Kind::Counter, "HTTP requests by route pattern, method and status class."),
     (
         "wag_http_request_duration_seconds",
@@ -51,7 +53,7 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
         Kind::Counter,
         "Outgoing messages by result (queued, sent, failed, cancelled, …).",
     ),
-    ("wag_messages_received_total", Kind::Counter, "Incoming messages logged."),
+    ("wag_messages_received_total", Kind::Counter, "Incoming messages logged, by type (text, image, …)."),
     ("wag_message_receipts_total", Kind::Counter, "Receipts applied to outgoing messages, by status."),
     ("wag_message_send_seconds", Kind::Histogram, "Time WhatsApp took to accept a send."),
     ("wag_message_resends_total", Kind::Counter, "Messages stuck at sent and queued again."),

@@ -63,5 +63,12 @@ async fn sample(state: &AppState) {
     if let Some(rss) = crate::api::health::rss_bytes() {
         metrics::gauge!("wag_process_resident_memory_bytes").set(rss as f64);
     }
+    // Linux only, like RSS: sockets and files held (a leak shows here first).
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        metrics::gauge!("wag_process_open_fds").set(fds.count() as f64);
+    }
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        metrics::gauge!("wag_process_threads").set(tasks.count() as f64);
+    }
     metrics::gauge!("wag_uptime_seconds").set(state.started_at.elapsed().as_secs_f64());
 }

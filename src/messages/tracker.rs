@@ -52,6 +52,7 @@ impl MessageSink for Tracker {
             self.checks.learn(session_id, &phone, true);
         }
         let (kind, preview) = kind_and_preview(&m.body);
+        metrics::counter!("wag_messages_received_total", "type" => kind.clone()).increment(1);
         let new = NewMessageLog {
             session_id: session_id.to_owned(),
             direction: if m.from_me { Direction::Outgoing } else { Direction::Incoming },
@@ -67,7 +68,6 @@ impl MessageSink for Tracker {
             scheduled_at: None,
         };
         self.writer.incoming(new).await;
-        metrics::counter!("wag_messages_received_total").increment(1);
         self.hub.publish(session_id, "message.received", serde_json::to_value(m).unwrap_or_default());
     }
 
