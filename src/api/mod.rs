@@ -64,7 +64,10 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout()))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(crate::metrics::track_http))
-        .layer(middleware::from_fn(request_id::middleware))
+        .layer(middleware::from_fn_with_state(
+            request_id::Sampling::every(state.config.log.request_sample),
+            request_id::middleware,
+        ))
 }
 
 async fn not_found() -> Error {

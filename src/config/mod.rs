@@ -376,6 +376,9 @@ pub struct LogConfig {
     pub format: LogFormat,
     #[validate(custom(function = "validate::log_level"))]
     pub level: String,
+    /// Log one successful request in this many (errors always).
+    #[validate(range(min = 1, max = 100000))]
+    pub request_sample: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Validate)]

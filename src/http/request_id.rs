@@ -44,7 +44,32 @@ impl RequestId {
     }
 }
 
-pub async fn middleware(mut req: Request, next: Next) -> Response {
+/// Which access-log lines to write: every `every`-th successful request
+/// (client and server errors always). High-volume senders would otherwise
+/// spend more on log lines than on requests.
+#[derive(Clone)]
+pub struct Sampling {
+    every: u64,
+    seen: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Sampling {
+    pub fn every(n: u32) -> Self {
+        Self { every: u64::from(n.max(1)), seen: Arc::default() }
+    }
+
+    fn keep(&self, status: axum::http::StatusCode) -> bool {
+        status.is_client_error()
+            || status.is_server_error()
+            || self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(self.every)
+    }
+}
+
+pub async fn middleware(
+    axum::extract::State(sampling): axum::extract::State<Sampling>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let id = req
         .headers()
         .get(&X_REQUEST_ID)
@@ -61,7 +86,11 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let mut res = next.run(req).instrument(span.clone()).await;
     res = normalize_error(res, &id);
+    let logged = sampling.keep(res.status());
     span.in_scope(|| {
+        if !logged {
+            return;
+        }
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let status = res.status().as_u16();
         if res.status().is_server_error() {
@@ -125,5 +154,20 @@ mod tests {
         let id = RequestId::generate();
         let parsed = uuid::Uuid::parse_str(id.as_str()).unwrap();
         assert_eq!(parsed.get_version_num(), 7);
+    }
+}
+
+#[cfg(test)]
+mod sampling_tests {
+    use axum::http::StatusCode;
+
+    #[test]
+    fn one_success_in_n_and_every_error() {
+        let s = super::Sampling::every(3);
+        let kept: Vec<bool> = (0..6).map(|_| s.keep(StatusCode::OK)).collect();
+        assert_eq!(kept, [true, false, false, true, false, false]);
+        assert!(s.keep(StatusCode::NOT_FOUND) && s.keep(StatusCode::BAD_GATEWAY));
+        let all = super::Sampling::every(1);
+        assert!((0..5).all(|_| all.keep(StatusCode::CREATED)));
     }
 }
