@@ -3,16 +3,21 @@
 //! together.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use super::messages::{MessageView, Origin, accept, accepted_view, ensure_session, prepare, validated};
+use super::messages::{
+    MessageView, Origin, accept, accepted_view, body_hash, ensure_session, idempotency_key, json_body,
+    prepare, validated,
+};
 use super::sessions::{parse_id, session_not_found};
 use crate::error::{ApiResult, Error, ErrorResponse};
 use crate::http::extract::{Json, Path};
@@ -20,6 +25,7 @@ use crate::http::request_id::RequestId;
 use crate::messages::ids;
 use crate::messages::request::SendMessage;
 use crate::state::AppState;
+use crate::store::Reservation;
 
 /// Most messages in one batch.
 pub const MAX_BATCH: usize = 100;
@@ -81,11 +87,14 @@ fn prefixed(i: usize, e: Error, into: &mut Map<String, Value>) -> Result<(), Err
 /// Queue up to 100 messages as one batch. Nothing is queued unless every
 /// message is valid.
 #[utoipa::path(post, path = "/sessions/{id}/message/batch", tag = "messages", operation_id = "create_batch", request_body = BatchRequest,
-    params(("id" = String, Path, description = "Session id", example = "sales")),
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key and body answers with the same batch and queues nothing twice")),
     responses(
         (status = 202, description = "Every message queued", body = BatchView),
+        (status = 400, description = "Malformed JSON or Idempotency-Key", body = ErrorResponse),
         (status = 404, description = "No such session", body = ErrorResponse),
-        (status = 422, description = "Empty, more than 100, or an invalid message (details per message and field)", body = ErrorResponse,
+        (status = 415, description = "Not application/json", body = ErrorResponse),
+        (status = 422, description = "Empty, more than 100, or an invalid message (details per message and field), or an Idempotency-Key reused with another body", body = ErrorResponse,
             example = json!({"error": {"code": "validation_failed", "message": "the batch is invalid", "request_id": "0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f",
                 "details": {"messages[1].to": ["to must have 7 to 15 digits including the country code"]}}})),
         (status = 503, description = "The queue is unavailable", body = ErrorResponse),
@@ -95,10 +104,13 @@ pub async fn create(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request_id: Option<axum::Extension<RequestId>>,
-    Json(body): Json<BatchRequest>,
+    headers: HeaderMap,
+    raw: Bytes,
 ) -> ApiResult<(StatusCode, Json<BatchView>)> {
     let id = parse_id(&id)?;
     let session = id.as_str();
+    let key = idempotency_key(&headers)?;
+    let body: BatchRequest = json_body(&headers, &raw)?;
     ensure_session(&state, session).await?;
     if body.messages.is_empty() || body.messages.len() > MAX_BATCH {
         return Err(Error::validation(
@@ -118,11 +130,38 @@ pub async fn create(
     if !problems.is_empty() {
         return Err(Error::validation("the batch is invalid", Value::Object(problems)));
     }
-    let batch_id = format!("bat_{}", uuid::Uuid::now_v7().simple());
+    let mut batch_id = format!("bat_{}", uuid::Uuid::now_v7().simple());
+    // Messages a first attempt under the same Idempotency-Key already queued.
+    let mut existing = std::collections::HashSet::new();
+    if let Some(key) = &key {
+        let ttl = Duration::from_secs(state.config.messages.idempotency_ttl_hours * 3600);
+        let hash = body_hash(&raw);
+        // Namespaced: the same key string on a single send is another request.
+        match state.store.idempotency.reserve(session, &format!("batch:{key}"), &hash, &batch_id, ttl).await?
+        {
+            Reservation::New => {}
+            Reservation::Existing { request_hash, message_id: first } if request_hash == hash => {
+                metrics::counter!("wag_idempotent_replays_total").increment(1);
+                batch_id = first;
+                let rows = state.store.message_logs.list_batch(session, &batch_id).await?;
+                existing = rows.into_iter().map(|r| r.message_id).collect();
+            }
+            Reservation::Existing { .. } => {
+                return Err(Error::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with a different request body",
+                ));
+            }
+        }
+    }
     let request_id = request_id.map(|r| r.0.0.to_string());
     let mut prepared = Vec::with_capacity(valid.len());
-    for v in valid {
-        let message_id = ids::new_message_id();
+    for (i, v) in valid.into_iter().enumerate() {
+        let message_id = ids::batch_message_id(&batch_id, i);
+        if existing.contains(&message_id) {
+            continue; // queued by the first attempt: never twice
+        }
         let origin =
             Origin { request_id: request_id.clone(), batch_id: Some(batch_id.clone()), send_at: None };
         prepared.push(prepare(&state, session, v, message_id, origin).await?);
@@ -134,6 +173,12 @@ pub async fn create(
     .await;
     if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
         return Err(e);
+    }
+    if !existing.is_empty() {
+        // A replay answers with the batch as it is now.
+        let rows = state.store.message_logs.list_batch(session, &batch_id).await?;
+        let views = rows.into_iter().map(Into::into).collect();
+        return Ok((StatusCode::ACCEPTED, Json(view(batch_id, session.to_owned(), views))));
     }
     let views = prepared.into_iter().map(|(log, _)| accepted_view(log)).collect();
     Ok((StatusCode::ACCEPTED, Json(view(batch_id, session.to_owned(), views))))

@@ -104,7 +104,28 @@ impl From<MessageLog> for MessageView {
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+/// A JSON request body, refused unless sent as `application/json`.
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> ApiResult<T> {
+    let json_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if !json_type {
+        return Err(Error::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send application/json",
+        ));
+    }
+    let axum::Json(value) = axum::Json::<T>::from_bytes(body)?;
+    Ok(value)
+}
+
+/// SHA-256 of a request body, to tell a retry from a different request.
+pub(super) fn body_hash(body: &[u8]) -> String {
+    Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(super) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else { return Ok(None) };
     let key = value
         .to_str()
@@ -166,24 +187,14 @@ pub async fn send(
         }
         status => Error::new(status, "invalid_body", e.body_text()),
     })?;
-    let json_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-    });
-    if !json_type {
-        return Err(Error::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send application/json",
-        ));
-    }
     let key = idempotency_key(&headers)?;
-    let axum::Json(request) = axum::Json::<SendMessage>::from_bytes(&body)?;
+    let request: SendMessage = json_body(&headers, &body)?;
     ensure_session(&state, session).await?;
     let valid = validated(&state, request).await?;
     let config = &state.config.messages;
     let mut message_id = ids::new_message_id();
     if let Some(key) = &key {
-        let hash: String = Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+        let hash = body_hash(&body);
         let ttl = Duration::from_secs(config.idempotency_ttl_hours * 3600);
         match state.store.idempotency.reserve(session, key, &hash, &message_id, ttl).await? {
             Reservation::New => {}

@@ -7,6 +7,15 @@ pub fn new_message_id() -> String {
     format!("msg_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// The id of the `index`-th message of a batch: derived, so a batch created
+/// again under the same Idempotency-Key names the same messages.
+pub fn batch_message_id(batch_id: &str, index: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{batch_id}:{index}").as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("msg_{hex}")
+}
+
 /// The WhatsApp id a gateway message is sent with: `3EB0` + 16 hex digits of
 /// SHA-256(message id), the shape WhatsApp Web uses. Deterministic, so every
 /// attempt of one message carries the same id and WhatsApp treats a repeat

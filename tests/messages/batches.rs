@@ -94,3 +94,70 @@ async fn a_batch_is_validated_all_or_nothing() {
     assert_error(res, 404, "batch_not_found").await;
     app.stop().await.unwrap();
 }
+
+/// A retried batch POST (same Idempotency-Key, same body) answers with the
+/// same batch and queues nothing twice; a different body under the key is
+/// refused.
+#[tokio::test]
+async fn a_retried_batch_with_the_same_idempotency_key_sends_once() {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, crate::send::CONFIG).await else { return };
+    linked(&app, "a", "491708200001").await;
+    linked(&app, "b", "491708200002").await;
+    let body = json!({"messages": [
+        {"to": "491708200002", "text": "first"},
+        {"to": "491708200002", "text": "second"},
+        {"to": "491708200002", "text": "third"},
+    ]});
+    let post = |key: &'static str, body: Value| {
+        app.authed(Method::POST, "/sessions/a/message/batch")
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let first: Value = post("order-77", body.clone()).await.unwrap().json().await.unwrap();
+    let batch_id = first["batch_id"].as_str().unwrap().to_owned();
+    let again = post("order-77", body.clone()).await.unwrap();
+    assert_eq!(again.status(), 202);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["batch_id"], batch_id.as_str(), "the same batch answers");
+    let ids = |v: &Value| {
+        let mut ids: Vec<String> =
+            v["messages"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&again), ids(&first));
+    crate::send::wait_incoming(&app, "b", 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let received = get_json(&app, "/sessions/b/messages?direction=incoming").await;
+    assert_eq!(received["data"].as_array().unwrap().len(), 3, "each message arrived once: {received}");
+
+    // The same key with another body is refused; another key is another batch.
+    let other = json!({"messages": [{"to": "491708200002", "text": "different"}]});
+    assert_error(post("order-77", other.clone()).await.unwrap(), 422, "idempotency_key_reused").await;
+    let fresh: Value = post("order-78", other).await.unwrap().json().await.unwrap();
+    assert_ne!(fresh["batch_id"], batch_id.as_str());
+    // The same key on a single send is a different request, not this batch.
+    let res = app
+        .authed(Method::POST, "/sessions/a/message")
+        .header("Idempotency-Key", "order-77")
+        .json(&json!({"to": "491708200002", "text": "single"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+
+    // Batch message ids derive from the batch id, so a retry names the same
+    // messages (and re-queues only those a dead first attempt never wrote).
+    let partial = json!({"messages": [
+        {"to": "491708200002", "text": "p1"},
+        {"to": "491708200002", "text": "p2"},
+    ]});
+    let done: Value = post("order-79", partial.clone()).await.unwrap().json().await.unwrap();
+    let pid = done["batch_id"].as_str().unwrap().to_owned();
+    let second_id = wa_gateway::messages::ids::batch_message_id(&pid, 1);
+    assert!(ids(&done).contains(&second_id), "batch message ids are derived from the batch");
+    let replay: Value = post("order-79", partial).await.unwrap().json().await.unwrap();
+    assert_eq!(replay["total"], 2, "{replay}");
+    app.stop().await.unwrap();
+}
