@@ -225,6 +225,7 @@ impl From<crate::engine::EngineError> for Error {
                     "message" => "message_not_found",
                     "contact" => "contact_not_found",
                     "invite" => "invite_not_found",
+                    "media" => "media_not_found",
                     _ => "not_found",
                 };
                 Error::not_found(code, message)

@@ -105,6 +105,7 @@ impl AppState {
             hub: hub.clone(),
             preview_chars: config.messages.preview_chars,
             checks: contact_checks.clone(),
+            store: store.clone(),
         };
         let mut sessions = SessionManager::new(store.clone(), hub, config.sessions.clone())
             .with_message_sink(Arc::new(tracker));

@@ -31,7 +31,7 @@ use crate::state::AppState;
         sandbox::link, sandbox::inbound, sandbox::fault,
         messages::send, messages::list, messages::get_one, messages::status, messages::edit, messages::revoke,
         messages::mark_read, batches::create, batches::get_one,
-        schedule::create, schedule::list, schedule::cancel, media::upload, media::get_one, media::send,
+        schedule::create, schedule::list, schedule::cancel, media::upload, media::get_one, media::send, media::download,
         contacts::check, contacts::profile, contacts::block, contacts::unblock, contacts::blocked,
         groups::list, groups::create, groups::get_one, groups::participants, groups::leave,
         group_admin::update, group_admin::invite, group_admin::reset_invite, group_admin::join,

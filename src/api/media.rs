@@ -29,6 +29,43 @@ pub fn router(max_bytes: u64) -> Router<AppState> {
         .route("/media", post(upload).layer(limit))
         .route("/media/{media_id}", get(get_one))
         .route("/sessions/{id}/message/media", post(send).layer(limit))
+        .route("/sessions/{id}/messages/{message_id}/media", get(download))
+}
+
+/// The file of a received media message, fetched through the session's
+/// engine (WhatsApp keeps media for a limited time; the sandbox keeps the
+/// last 256 files).
+#[utoipa::path(get, path = "/sessions/{id}/messages/{message_id}/media", tag = "media",
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("message_id" = String, Path, description = "Gateway or WhatsApp id of a received media message")),
+    responses(
+        (status = 200, description = "The file, with its MIME type", content_type = "application/octet-stream"),
+        (status = 404, description = "No such session or message (`message_not_found`), a message without a downloadable file (`media_not_available`), or media WhatsApp no longer keeps (`media_not_found`)", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn download(
+    State(state): State<AppState>,
+    Path((id, message_id)): Path<(String, String)>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let id = parse_id(&id)?;
+    let session = id.as_str();
+    let log = super::messages::find(&state, session, &message_id).await?;
+    let handle = state.store.message_logs.media_handle(session, &log.message_id).await?.ok_or_else(|| {
+        Error::not_found(
+            "media_not_available",
+            "this message has no file to download (text, or described only)",
+        )
+    })?;
+    let file = super::messages::engine(&state, session)?.download_media(&handle).await?;
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, file.mime_type),
+        (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        // Never rendered inline: the bytes are someone else's.
+        (axum::http::header::CONTENT_DISPOSITION, "attachment".to_owned()),
+    ];
+    Ok((StatusCode::OK, headers, file.data).into_response())
 }
 
 /// The upload form, for the OpenAPI document.

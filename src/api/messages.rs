@@ -451,7 +451,7 @@ pub async fn list(
     }))
 }
 
-async fn find(state: &AppState, session: &str, message_id: &str) -> ApiResult<MessageLog> {
+pub(super) async fn find(state: &AppState, session: &str, message_id: &str) -> ApiResult<MessageLog> {
     if state.store.sessions.get(session).await?.is_none() {
         return Err(session_not_found(session));
     }

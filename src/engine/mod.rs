@@ -101,6 +101,8 @@ pub trait Engine: Send + Sync {
     async fn blocklist(&self) -> EngineResult<Vec<Jid>>;
     /// Shows this account as online ("available") or not to its contacts.
     async fn set_presence(&self, available: bool) -> EngineResult<()>;
+    /// Fetches a received media file by the handle its message came with.
+    async fn download_media(&self, handle: &str) -> EngineResult<DownloadedMedia>;
 }
 
 /// What an engine gets from the session that owns it.

@@ -13,6 +13,8 @@ pub struct Tracker {
     pub preview_chars: usize,
     /// A message from a number proves it is on WhatsApp.
     pub checks: std::sync::Arc<crate::contacts::CheckCache>,
+    /// Where received media handles are kept.
+    pub store: crate::store::Store,
 }
 
 /// The `message.status` event of a log row.
@@ -67,7 +69,19 @@ impl MessageSink for Tracker {
             batch_id: None,
             scheduled_at: None,
         };
-        self.writer.incoming(new).await;
+        match &m.body {
+            IncomingBody::Media { handle: Some(handle), .. } => {
+                // The handle refers to the row: it must be committed first.
+                let message_id = new.message_id.clone();
+                self.writer.incoming_committed(new).await;
+                if let Err(e) =
+                    self.store.message_logs.put_media_handle(session_id, &message_id, handle).await
+                {
+                    tracing::warn!(session = session_id, error = %e, "could not keep the media's download handle");
+                }
+            }
+            _ => self.writer.incoming(new).await,
+        }
         self.hub.publish(session_id, "message.received", serde_json::to_value(m).unwrap_or_default());
     }
 

@@ -103,6 +103,12 @@ impl LogWriter {
     pub async fn incoming(&self, log: NewMessageLog) {
         self.incoming.submit(log).await;
     }
+
+    /// Like `incoming`, but returns once the row is committed (when something
+    /// else must refer to it).
+    pub async fn incoming_committed(&self, log: NewMessageLog) {
+        self.incoming.call(log).await;
+    }
 }
 
 async fn apply_receipts(store: &Store, hub: &EventHub, items: Vec<(String, Receipt)>) -> Vec<()> {

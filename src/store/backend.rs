@@ -499,6 +499,29 @@ macro_rules! impl_repos {
                 .await?)
             }
 
+            async fn put_media_handle(&self, session_id: &str, message_id: &str, handle: &str) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO media_handles (session_id, message_id, handle) VALUES ($1, $2, $3) \
+                     ON CONFLICT (session_id, message_id) DO UPDATE SET handle = excluded.handle",
+                )
+                .bind(session_id)
+                .bind(message_id)
+                .bind(handle)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn media_handle(&self, session_id: &str, message_id: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar::<$db, String>(
+                    "SELECT handle FROM media_handles WHERE session_id = $1 AND message_id = $2",
+                )
+                .bind(session_id)
+                .bind(message_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
             async fn mark_read(&self, session_id: &str, chat_jid: &str, wa_ids: &[String]) -> StoreResult<u64> {
                 if wa_ids.is_empty() {
                     return Ok(0);

@@ -131,6 +131,10 @@ pub trait MessageLogRepo: Send + Sync {
     ) -> StoreResult<Vec<(String, Option<String>)>>;
     /// Marks these received messages of a chat read; how many changed.
     async fn mark_read(&self, session_id: &str, chat_jid: &str, wa_ids: &[String]) -> StoreResult<u64>;
+    /// Remembers how to download a received message's media (its log row
+    /// must exist); replaces an earlier handle.
+    async fn put_media_handle(&self, session_id: &str, message_id: &str, handle: &str) -> StoreResult<()>;
+    async fn media_handle(&self, session_id: &str, message_id: &str) -> StoreResult<Option<String>>;
     /// Outgoing rows in `status` since before `before` and sent again fewer
     /// than `max_resends` times, with `id > after_id`, in id order:
     /// (id, session_id, message_id).

@@ -175,6 +175,10 @@ pub enum IncomingBody {
         caption: Option<String>,
         file_name: Option<String>,
         size: u64,
+        /// How the engine downloads it later (engine-defined). Never in
+        /// events: for WhatsApp it holds the media's decryption key.
+        #[serde(skip)]
+        handle: Option<String>,
     },
     Location {
         latitude: f64,
@@ -204,6 +208,13 @@ pub enum IncomingBody {
     Unsupported {
         reason: String,
     },
+}
+
+/// A received media file, fetched through its engine.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DownloadedMedia {
+    pub data: Vec<u8>,
+    pub mime_type: String,
 }
 
 /// Delivery state of a sent message, in the order WhatsApp reports it.

@@ -4,11 +4,12 @@ use std::net::SocketAddr;
 
 use axum::routing::get;
 use base64::Engine as _;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
 use crate::send::{CONFIG, accepted, wait_message};
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, TestApp, assert_error};
 
 const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0fake-jpeg-bytes";
 
@@ -72,6 +73,35 @@ async fn media_by_url_and_base64_with_the_guard_lifted_for_local_files() {
     )
     .await;
     wait_message(&app, "a", d["id"].as_str().unwrap(), "delivered").await;
+
+    // The recipient downloads the file it received, by the message's id.
+    let incoming = get_json(&app, "/sessions/b/messages?direction=incoming&limit=10").await;
+    let pdf = incoming["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["type"] == "document")
+        .expect("document logged");
+    let res = app
+        .authed(Method::GET, &format!("/sessions/b/messages/{}/media", pdf["id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    assert_eq!(res.headers()["content-disposition"], "attachment");
+    assert_eq!(&res.bytes().await.unwrap()[..], b"%PDF-1.4 tiny");
+    // Text has no file; described-only inbound media has none either.
+    let text = accepted(&app, "a", json!({"to": "491706000002", "text": "no file"})).await;
+    wait_message(&app, "a", text["id"].as_str().unwrap(), "delivered").await;
+    let res = app
+        .authed(Method::GET, &format!("/sessions/b/messages/{}/media", text["wa_id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 404, "media_not_available").await;
+    let res = app.authed(Method::GET, "/sessions/b/messages/msg_nope/media").send().await.unwrap();
+    assert_error(res, 404, "message_not_found").await;
 
     // Too large, or not there: failed with the reason.
     let big = accepted(&app, "a", json!({"to": "491706000002", "type": "document", "media": {"url": format!("http://{files}/big.bin"), "mime_type": "application/octet-stream"}})).await;

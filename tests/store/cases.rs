@@ -546,3 +546,19 @@ pub async fn lifecycle_transitions_desired_state_and_credentials(store: Store) {
     assert!(store.sessions.delete("a").await.unwrap());
     assert!(store.credentials.get("a").await.unwrap().is_none(), "credentials go with the session");
 }
+
+pub async fn media_handles_follow_their_message(store: Store) {
+    session(&store, "s").await;
+    let logs = &store.message_logs;
+    // A handle needs its message row.
+    assert!(logs.put_media_handle("s", "msg_none", "h0").await.is_err());
+    logs.insert(&log("s", "msg_m", "491701234567@s.whatsapp.net", Direction::Incoming)).await.unwrap();
+    assert_eq!(logs.media_handle("s", "msg_m").await.unwrap(), None);
+    logs.put_media_handle("s", "msg_m", "h1").await.unwrap();
+    logs.put_media_handle("s", "msg_m", "h2").await.unwrap();
+    assert_eq!(logs.media_handle("s", "msg_m").await.unwrap().as_deref(), Some("h2"));
+    assert_eq!(logs.media_handle("other", "msg_m").await.unwrap(), None);
+    // Retention takes the handle with the row.
+    assert_eq!(logs.delete_before(Utc::now() + Duration::seconds(1)).await.unwrap(), 1);
+    assert_eq!(logs.media_handle("s", "msg_m").await.unwrap(), None);
+}

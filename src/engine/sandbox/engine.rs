@@ -131,4 +131,8 @@ impl Engine for SandboxEngine {
     async fn set_presence(&self, available: bool) -> EngineResult<()> {
         self.network.set_presence(&self.session, available).await
     }
+
+    async fn download_media(&self, handle: &str) -> EngineResult<DownloadedMedia> {
+        self.network.download_media(&self.session, handle)
+    }
 }

@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 use super::ids;
 
 mod groups;
+mod media;
 mod people;
 
 use crate::config::SandboxConfig;
@@ -137,6 +138,8 @@ struct World {
     groups: HashMap<Jid, Group>,
     /// Connection failures set before the session's engine exists.
     preset_failures: HashMap<String, u32>,
+    /// Media files delivered, for download by their recipients.
+    media: media::Kept,
 }
 
 /// Events to send once the lock is released: (channel, event, delay).
@@ -568,6 +571,8 @@ impl SandboxNetwork {
                     caption: m.caption.clone().or_else(|| inbound.text.clone()),
                     file_name: m.file_name.clone(),
                     size: m.size,
+                    // Described only: the phone sent no bytes.
+                    handle: None,
                 }
             }
             (Some(text), None) => IncomingBody::Text { text: text.clone() },
@@ -620,7 +625,8 @@ impl SandboxNetwork {
     ) -> EngineResult<SentMessage> {
         let id = message.id.clone().unwrap_or_else(|| MessageId(ids::message_id()));
         let sent = SentMessage { id, timestamp: Utc::now() };
-        let body = body_of(&message.content);
+        let handle = media_of(&message.content).map(|m| self.world().media.keep(m));
+        let body = body_of(&message.content, handle);
         let mut out = Outbox::default();
         {
             let mut world = self.world();
@@ -850,9 +856,22 @@ fn receipt(chat: Jid, ids: Vec<MessageId>, ack: Ack, by: Jid) -> EngineEvent {
     EngineEvent::Receipt(Receipt { chat, ids, ack, by, timestamp: Utc::now() })
 }
 
-/// How a sent message looks to its recipient.
-fn body_of(content: &Content) -> IncomingBody {
+/// The file a message carries, if any.
+fn media_of(content: &Content) -> Option<&Media> {
+    match content {
+        Content::Image { media, .. }
+        | Content::Video { media, .. }
+        | Content::Audio { media, .. }
+        | Content::Document { media, .. }
+        | Content::Sticker { media } => Some(media),
+        _ => None,
+    }
+}
+
+/// How a sent message looks to its recipient; `handle` downloads its file.
+fn body_of(content: &Content, handle: Option<String>) -> IncomingBody {
     let media = |kind: &str, m: &Media, caption: &Option<String>| IncomingBody::Media {
+        handle: handle.clone(),
         kind: kind.to_owned(),
         mime_type: m.mime_type.clone(),
         caption: caption.clone(),

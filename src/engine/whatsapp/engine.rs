@@ -323,6 +323,17 @@ impl Engine for WhatsAppEngine {
         Ok(jids)
     }
 
+    async fn download_media(&self, handle: &str) -> EngineResult<DownloadedMedia> {
+        let part = super::media::part(handle).ok_or_else(|| EngineError::NotFound("media".into()))?;
+        let client = self.client().await?;
+        let data = client.download(part.downloadable()).await.map_err(|e| match e.to_string() {
+            // Expired on WhatsApp's CDN: gone for good.
+            s if s.contains("404") || s.contains("410") => EngineError::NotFound("media".into()),
+            s => EngineError::Internal(s),
+        })?;
+        Ok(DownloadedMedia { data, mime_type: part.mime_type() })
+    }
+
     async fn set_presence(&self, available: bool) -> EngineResult<()> {
         let client = self.client().await?;
         let presence = client.presence();

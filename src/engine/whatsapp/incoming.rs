@@ -175,6 +175,7 @@ pub fn body(m: &wa::Message) -> IncomingBody {
                     caption: $caption(x),
                     file_name: $name(x),
                     size: x.file_length.unwrap_or(0),
+                    handle: Some(super::media::handle(stringify!($field), x)),
                 };
             }
         };

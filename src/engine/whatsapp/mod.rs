@@ -8,6 +8,7 @@
 //! - `incoming.rs` protocol event → gateway events (pure);
 //! - `groups.rs`   group answers → gateway group types (pure);
 //! - `keys/`       the crate's storage traits on the gateway's pool (`wa_keys`);
+//! - `media.rs`    received media handles (download later);
 //! - `net.rs`      the HTTP client and WebSocket factory the crate asks for;
 //! - `connection.rs` one client's life: build, run, forward events, close;
 //! - `engine.rs`   the `Engine` implementation and its factory.
@@ -17,6 +18,7 @@ mod engine;
 pub mod groups;
 pub mod incoming;
 pub mod keys;
+mod media;
 mod net;
 pub mod outgoing;
 

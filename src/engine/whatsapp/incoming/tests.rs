@@ -220,6 +220,7 @@ fn media_kinds_are_described_not_downloaded() {
                 caption: Some("look".into()),
                 file_name: None,
                 size: 1234,
+                handle: None,
             },
         ),
         (
@@ -238,6 +239,7 @@ fn media_kinds_are_described_not_downloaded() {
                 caption: None,
                 file_name: None,
                 size: 99,
+                handle: None,
             },
         ),
         (
@@ -256,6 +258,7 @@ fn media_kinds_are_described_not_downloaded() {
                 caption: None,
                 file_name: Some("invoice.pdf".into()),
                 size: 5,
+                handle: None,
             },
         ),
         (
@@ -272,11 +275,19 @@ fn media_kinds_are_described_not_downloaded() {
                 caption: None,
                 file_name: None,
                 size: 0,
+                handle: None,
             },
         ),
     ];
     for (m, want) in cases {
-        assert_eq!(body(&m), want);
+        let mut got = body(&m);
+        if let IncomingBody::Media { handle, .. } = &mut got {
+            assert!(
+                handle.take().is_some_and(|h| h.starts_with("wa:")),
+                "media comes with a download handle"
+            );
+        }
+        assert_eq!(got, want);
     }
 }
 
