@@ -191,34 +191,55 @@ pub async fn send(
     let request: SendMessage = json_body(&headers, &body)?;
     ensure_session(&state, session).await?;
     let valid = validated(&state, request).await?;
-    let config = &state.config.messages;
-    let mut message_id = ids::new_message_id();
-    if let Some(key) = &key {
-        let hash = body_hash(&body);
-        let ttl = Duration::from_secs(config.idempotency_ttl_hours * 3600);
-        match state.store.idempotency.reserve(session, key, &hash, &message_id, ttl).await? {
-            Reservation::New => {}
-            Reservation::Existing { request_hash, message_id: first } if request_hash == hash => {
-                // The same request again: answer as the first time, creating
-                // the message if the first attempt died before it could.
-                if let Some(log) = state.store.message_logs.get(session, &first).await? {
-                    metrics::counter!("wag_idempotent_replays_total").increment(1);
-                    return Ok((StatusCode::ACCEPTED, Json(log.into())));
-                }
-                message_id = first;
-            }
-            Reservation::Existing { .. } => {
-                return Err(Error::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used with a different request body",
-                ));
-            }
-        }
-    }
+    let message_id = match reserve(&state, session, key.as_deref(), "", &body).await? {
+        Reserved::Fresh(id) => id,
+        Reserved::Replay(log) => return Ok((StatusCode::ACCEPTED, Json((*log).into()))),
+    };
     let request_id = request_id.map(|r| r.0.0.to_string());
     let origin = Origin { request_id, ..Default::default() };
     Ok((StatusCode::ACCEPTED, Json(queue_one(&state, session, valid, message_id, origin).await?)))
+}
+
+/// What an Idempotency-Key makes of a one-message request.
+pub(super) enum Reserved {
+    /// Queue the message under this id (new, or re-created after a first
+    /// attempt died before writing it).
+    Fresh(String),
+    /// The same request was accepted before: answer with its message.
+    Replay(Box<MessageLog>),
+}
+
+/// Reserves `key` (within `namespace`, so the same key on another endpoint
+/// is another request) for this request body. No key: a fresh id.
+pub(super) async fn reserve(
+    state: &AppState,
+    session: &str,
+    key: Option<&str>,
+    namespace: &str,
+    body: &[u8],
+) -> ApiResult<Reserved> {
+    let message_id = ids::new_message_id();
+    let Some(key) = key else { return Ok(Reserved::Fresh(message_id)) };
+    let hash = body_hash(body);
+    let ttl = Duration::from_secs(state.config.messages.idempotency_ttl_hours * 3600);
+    let key = format!("{namespace}{key}");
+    match state.store.idempotency.reserve(session, &key, &hash, &message_id, ttl).await? {
+        Reservation::New => Ok(Reserved::Fresh(message_id)),
+        Reservation::Existing { request_hash, message_id: first } if request_hash == hash => {
+            match state.store.message_logs.get(session, &first).await? {
+                Some(log) => {
+                    metrics::counter!("wag_idempotent_replays_total").increment(1);
+                    Ok(Reserved::Replay(Box::new(log)))
+                }
+                None => Ok(Reserved::Fresh(first)),
+            }
+        }
+        Reservation::Existing { .. } => Err(Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request body",
+        )),
+    }
 }
 
 /// Prepares, accepts and answers for one message.

@@ -5,23 +5,26 @@
 //! it starts.
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::messages::{MessageView, Origin, ensure_session, queue_one, validated};
+use super::messages::{
+    MessageView, Origin, Reserved, ensure_session, idempotency_key, json_body, queue_one, reserve, validated,
+};
 use super::pagination::{PageParams, Paginated};
 use super::sessions::{parse_id, session_not_found};
 use crate::error::{ApiResult, Error, ErrorResponse};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::request_id::RequestId;
+use crate::messages::QUEUE;
 use crate::messages::request::SendMessage;
 use crate::messages::tracker::status_event;
-use crate::messages::{QUEUE, ids};
 use crate::queue::CancelResult;
 use crate::state::AppState;
 use crate::store::Page;
@@ -96,7 +99,8 @@ pub fn due_time(req: &ScheduleRequest, now: DateTime<Utc>) -> ApiResult<DateTime
 
 /// Schedule a message.
 #[utoipa::path(post, path = "/sessions/{id}/message/schedule", tag = "messages", operation_id = "create_scheduled", request_body = ScheduleRequest,
-    params(("id" = String, Path, description = "Session id", example = "sales")),
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key and body answers with the first scheduled message")),
     responses(
         (status = 202, description = "Scheduled (status queued, with scheduled_at)", body = MessageView),
         (status = 404, description = "No such session", body = ErrorResponse),
@@ -109,16 +113,23 @@ pub async fn create(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request_id: Option<axum::Extension<RequestId>>,
-    Json(body): Json<ScheduleRequest>,
+    headers: HeaderMap,
+    raw: Bytes,
 ) -> ApiResult<(StatusCode, Json<MessageView>)> {
     let id = parse_id(&id)?;
     let session = id.as_str();
+    let key = idempotency_key(&headers)?;
+    let body: ScheduleRequest = json_body(&headers, &raw)?;
     ensure_session(&state, session).await?;
     let at = due_time(&body, Utc::now())?;
     let valid = validated(&state, body.message).await?;
+    let message_id = match reserve(&state, session, key.as_deref(), "schedule:", &raw).await? {
+        Reserved::Fresh(id) => id,
+        Reserved::Replay(log) => return Ok((StatusCode::ACCEPTED, Json((*log).into()))),
+    };
     let origin =
         Origin { request_id: request_id.map(|r| r.0.0.to_string()), batch_id: None, send_at: Some(at) };
-    let view = queue_one(&state, session, valid, ids::new_message_id(), origin).await?;
+    let view = queue_one(&state, session, valid, message_id, origin).await?;
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 

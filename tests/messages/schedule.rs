@@ -122,3 +122,27 @@ async fn bad_schedules_get_clear_errors() {
     assert_error(res, 404, "message_not_found").await;
     app.stop().await.unwrap();
 }
+
+/// A retried schedule request with the same Idempotency-Key schedules once.
+#[tokio::test]
+async fn a_retried_schedule_with_the_same_idempotency_key_schedules_once() {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, CONFIG).await else { return };
+    linked(&app, "a", "491708300001").await;
+    let at = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let body = json!({"send_at": at, "message": {"to": "491708300002", "text": "later"}});
+    let post = |key: &'static str, body: Value| {
+        app.authed(Method::POST, "/sessions/a/message/schedule")
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let first: Value = post("sched-1", body.clone()).await.unwrap().json().await.unwrap();
+    let again = post("sched-1", body.clone()).await.unwrap();
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+    let pending = get_json(&app, "/sessions/a/message/schedule").await;
+    assert_eq!(pending["data"].as_array().unwrap().len(), 1, "scheduled once: {pending}");
+    let other = json!({"send_at": at, "message": {"to": "491708300002", "text": "other"}});
+    assert_error(post("sched-1", other).await.unwrap(), 422, "idempotency_key_reused").await;
+    app.stop().await.unwrap();
+}
