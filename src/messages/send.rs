@@ -179,12 +179,12 @@ impl SendHandler {
         }
         match self.writer.mark_sent(&job.session_id, &job.message_id, sent.id.as_str()).await {
             // A receipt that overtook the send already announced a later step.
-            Ok(Some(log)) if log.status == "sent" => self.hub.publish_with(
-                &job.session_id,
-                "message.status",
-                status_event(&log),
-                log.request_id.clone(),
-            ),
+            Ok(Some(log)) if log.status == "sent" => {
+                let event = status_event(&log);
+                // `message.sent` for subscribers that want only this step.
+                self.hub.publish_with(&job.session_id, "message.sent", event.clone(), log.request_id.clone());
+                self.hub.publish_with(&job.session_id, "message.status", event, log.request_id.clone());
+            }
             Ok(_) => {}
             // Sent but not recorded: a retry would re-send the same id, which
             // WhatsApp treats as the same message; better than losing the status.

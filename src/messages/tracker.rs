@@ -82,7 +82,16 @@ impl MessageSink for Tracker {
             }
             _ => self.writer.incoming(new).await,
         }
-        self.hub.publish(session_id, "message.received", serde_json::to_value(m).unwrap_or_default());
+        let data = serde_json::to_value(m).unwrap_or_default();
+        // Reactions also come as their own event, for subscribers that want only them.
+        if let IncomingBody::Reaction { target, emoji } = &m.body {
+            let reaction = serde_json::json!({
+                "id": m.id, "chat": m.chat, "sender": m.sender, "from_me": m.from_me,
+                "target": target, "emoji": emoji, "removed": emoji.is_empty(), "timestamp": m.timestamp,
+            });
+            self.hub.publish(session_id, "message.reaction", reaction);
+        }
+        self.hub.publish(session_id, "message.received", data);
     }
 
     async fn receipt(&self, session_id: &str, r: &Receipt) {

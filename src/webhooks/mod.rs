@@ -37,6 +37,8 @@ pub const CATALOGUE: &[&str] = &[
     "session.paired",
     "session.pair_failed",
     "message.received",
+    "message.sent",
+    "message.reaction",
     "message.status",
     "message.ack",
     "message.edited",

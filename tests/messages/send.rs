@@ -104,11 +104,17 @@ async fn queued_sent_delivered_read(backend: Backend) {
 
     // The same steps went out as message.status events, in order.
     let mut seen = Vec::new();
+    let mut sent_events = 0;
     while let Ok(e) = events.try_recv() {
         if e.event == "message.status" && e.data["id"] == id.as_str() {
             seen.push(e.data["status"].as_str().unwrap().to_owned());
         }
+        if e.event == "message.sent" && e.data["id"] == id.as_str() {
+            sent_events += 1;
+        }
     }
+    // `message.sent` accompanies exactly the "sent" status event.
+    assert_eq!(sent_events, seen.iter().filter(|s| *s == "sent").count(), "{seen:?}");
     // Each step announced at most once; "sent" is skipped when a receipt
     // overtook the send's record, and steps recorded by different writers
     // may be announced in either order (receivers order by status).
@@ -304,14 +310,21 @@ async fn edit_revoke_and_replies_reach_the_recipient() {
     wait_message(&app, "a", react["id"].as_str().unwrap(), "delivered").await;
 
     let mut bodies = Vec::new();
+    let mut reactions = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while bodies.len() < 5 && tokio::time::Instant::now() < deadline {
-        if let Ok(Ok(e)) = tokio::time::timeout(Duration::from_millis(100), events.recv()).await
-            && e.event == "message.received"
-        {
-            bodies.push((e.session_id.clone(), e.data.clone()));
+    while (bodies.len() < 5 || reactions.is_empty()) && tokio::time::Instant::now() < deadline {
+        if let Ok(Ok(e)) = tokio::time::timeout(Duration::from_millis(100), events.recv()).await {
+            match e.event.as_str() {
+                "message.received" => bodies.push((e.session_id.clone(), e.data.clone())),
+                "message.reaction" => reactions.push((e.session_id.clone(), e.data.clone())),
+                _ => {}
+            }
         }
     }
+    // The reaction also came as its own event, to the recipient only.
+    assert_eq!(reactions.len(), 1, "{reactions:?}");
+    assert_eq!(reactions[0].0, "b");
+    assert_eq!((&reactions[0].1["target"], &reactions[0].1["emoji"]), (&reply["wa_id"], &json!("👍")));
     let to_b: Vec<&Value> = bodies.iter().filter(|(s, _)| s == "b").map(|(_, d)| d).collect();
     let kinds: Vec<&str> = to_b.iter().map(|d| d["body"]["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["text", "edited", "revoked", "reaction"]);
