@@ -3,7 +3,6 @@
 //! together.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -15,7 +14,7 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::messages::{
-    MessageView, Origin, accept, accepted_view, body_hash, ensure_session, idempotency_key, json_body,
+    MessageView, Origin, accept, accepted_view, claim_key, ensure_session, idempotency_key, json_body,
     prepare, validated,
 };
 use super::sessions::{parse_id, session_not_found};
@@ -25,7 +24,6 @@ use crate::http::request_id::RequestId;
 use crate::messages::ids;
 use crate::messages::request::SendMessage;
 use crate::state::AppState;
-use crate::store::Reservation;
 
 /// Most messages in one batch.
 pub const MAX_BATCH: usize = 100;
@@ -133,27 +131,11 @@ pub async fn create(
     let mut batch_id = format!("bat_{}", uuid::Uuid::now_v7().simple());
     // Messages a first attempt under the same Idempotency-Key already queued.
     let mut existing = std::collections::HashSet::new();
-    if let Some(key) = &key {
-        let ttl = Duration::from_secs(state.config.messages.idempotency_ttl_hours * 3600);
-        let hash = body_hash(&raw);
-        // Namespaced: the same key string on a single send is another request.
-        match state.store.idempotency.reserve(session, &format!("batch:{key}"), &hash, &batch_id, ttl).await?
-        {
-            Reservation::New => {}
-            Reservation::Existing { request_hash, message_id: first } if request_hash == hash => {
-                metrics::counter!("wag_idempotent_replays_total").increment(1);
-                batch_id = first;
-                let rows = state.store.message_logs.list_batch(session, &batch_id).await?;
-                existing = rows.into_iter().map(|r| r.message_id).collect();
-            }
-            Reservation::Existing { .. } => {
-                return Err(Error::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used with a different request body",
-                ));
-            }
-        }
+    if let Some(first) = claim_key(&state, session, key.as_deref(), "batch:", &raw, &batch_id).await? {
+        metrics::counter!("wag_idempotent_replays_total").increment(1);
+        batch_id = first;
+        let rows = state.store.message_logs.list_batch(session, &batch_id).await?;
+        existing = rows.into_iter().map(|r| r.message_id).collect();
     }
     let request_id = request_id.map(|r| r.0.0.to_string());
     let mut prepared = Vec::with_capacity(valid.len());

@@ -121,7 +121,7 @@ pub(super) fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, bod
 }
 
 /// SHA-256 of a request body, to tell a retry from a different request.
-pub(super) fn body_hash(body: &[u8]) -> String {
+fn body_hash(body: &[u8]) -> String {
     Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -209,8 +209,36 @@ pub(super) enum Reserved {
     Replay(Box<MessageLog>),
 }
 
-/// Reserves `key` (within `namespace`, so the same key on another endpoint
-/// is another request) for this request body. No key: a fresh id.
+/// Claims `key` (within `namespace`, so the same key on another endpoint is
+/// another request) for this request body and `fresh_id`. `None`: no key, or
+/// a new one now naming `fresh_id`. `Some(id)`: the same request came before
+/// and named `id`. A different body under the key is 422.
+pub(super) async fn claim_key(
+    state: &AppState,
+    session: &str,
+    key: Option<&str>,
+    namespace: &str,
+    body: &[u8],
+    fresh_id: &str,
+) -> ApiResult<Option<String>> {
+    let Some(key) = key else { return Ok(None) };
+    let hash = body_hash(body);
+    let ttl = Duration::from_secs(state.config.messages.idempotency_ttl_hours * 3600);
+    let key = format!("{namespace}{key}");
+    match state.store.idempotency.reserve(session, &key, &hash, fresh_id, ttl).await? {
+        Reservation::New => Ok(None),
+        Reservation::Existing { request_hash, message_id: first } if request_hash == hash => Ok(Some(first)),
+        Reservation::Existing { .. } => Err(Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request body",
+        )),
+    }
+}
+
+/// `claim_key` for one-message requests: a repeat answers with the first
+/// message, or re-creates it under its id when the first attempt died
+/// before writing it.
 pub(super) async fn reserve(
     state: &AppState,
     session: &str,
@@ -219,27 +247,16 @@ pub(super) async fn reserve(
     body: &[u8],
 ) -> ApiResult<Reserved> {
     let message_id = ids::new_message_id();
-    let Some(key) = key else { return Ok(Reserved::Fresh(message_id)) };
-    let hash = body_hash(body);
-    let ttl = Duration::from_secs(state.config.messages.idempotency_ttl_hours * 3600);
-    let key = format!("{namespace}{key}");
-    match state.store.idempotency.reserve(session, &key, &hash, &message_id, ttl).await? {
-        Reservation::New => Ok(Reserved::Fresh(message_id)),
-        Reservation::Existing { request_hash, message_id: first } if request_hash == hash => {
-            match state.store.message_logs.get(session, &first).await? {
-                Some(log) => {
-                    metrics::counter!("wag_idempotent_replays_total").increment(1);
-                    Ok(Reserved::Replay(Box::new(log)))
-                }
-                None => Ok(Reserved::Fresh(first)),
-            }
+    let Some(first) = claim_key(state, session, key, namespace, body, &message_id).await? else {
+        return Ok(Reserved::Fresh(message_id));
+    };
+    Ok(match state.store.message_logs.get(session, &first).await? {
+        Some(log) => {
+            metrics::counter!("wag_idempotent_replays_total").increment(1);
+            Reserved::Replay(Box::new(log))
         }
-        Reservation::Existing { .. } => Err(Error::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
-            "this Idempotency-Key was used with a different request body",
-        )),
-    }
+        None => Reserved::Fresh(first),
+    })
 }
 
 /// Prepares, accepts and answers for one message.

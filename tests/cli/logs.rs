@@ -31,8 +31,7 @@ async fn failing_receiver() -> String {
     format!("http://{addr}/hook")
 }
 
-async fn call(client: &reqwest::Client, req: reqwest::RequestBuilder) -> (u16, Value) {
-    let _ = client;
+async fn call(req: reqwest::RequestBuilder) -> (u16, Value) {
     let res = req.send().await.unwrap();
     (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
 }
@@ -61,18 +60,17 @@ async fn secrets_never_reach_the_logs() {
 
     let hook = json!({"url": receiver, "secret": SECRET, "headers": {"X-Partner-Token": HEADER_VALUE}});
     let (status, created) =
-        call(&c, authed(reqwest::Method::POST, "/sessions").json(&json!({"id": "logs", "webhooks": [hook]})))
+        call(authed(reqwest::Method::POST, "/sessions").json(&json!({"id": "logs", "webhooks": [hook]})))
             .await;
     assert_eq!(status, 201, "{created}");
     let hook_id = created["webhooks"][0]["id"].as_str().unwrap().to_owned();
     // A bearer token, and a wrong key, are not logged either.
-    let (status, _) = call(&c, c.get(gw.url("/sessions/logs")).bearer_auth(KEY)).await;
+    let (status, _) = call(c.get(gw.url("/sessions/logs")).bearer_auth(KEY)).await;
     assert_eq!(status, 200);
-    let (status, _) = call(&c, c.get(gw.url("/sessions")).header("x-api-key", format!("{KEY}-wrong"))).await;
+    let (status, _) = call(c.get(gw.url("/sessions")).header("x-api-key", format!("{KEY}-wrong"))).await;
     assert_eq!(status, 401);
     for _ in 0..100 {
         let (status, _) = call(
-            &c,
             authed(reqwest::Method::POST, "/sandbox/sessions/logs/link")
                 .json(&json!({"phone": "491707800001"})),
         )
@@ -83,14 +81,12 @@ async fn secrets_never_reach_the_logs() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (status, sent) = call(
-        &c,
         authed(reqwest::Method::POST, "/sessions/logs/message")
             .json(&json!({"to": "491707800002", "text": "hello"})),
     )
     .await;
     assert_eq!(status, 202, "{sent}");
     let (status, _) = call(
-        &c,
         authed(reqwest::Method::PATCH, &format!("/sessions/logs/webhooks/{hook_id}"))
             .json(&json!({"secret": format!("{ROTATED} {SECRET}")})),
     )
@@ -100,7 +96,7 @@ async fn secrets_never_reach_the_logs() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (_, page) =
-            call(&c, authed(reqwest::Method::GET, "/sessions/logs/webhooks/deliveries?status=dead")).await;
+            call(authed(reqwest::Method::GET, "/sessions/logs/webhooks/deliveries?status=dead")).await;
         if page["data"].as_array().is_some_and(|d| !d.is_empty()) {
             break;
         }
