@@ -96,9 +96,8 @@ pub trait Kv: Send + Sync {
     async fn list(&self, kind: i16, scope: Option<&str>) -> KvResult<Vec<(String, String, Row)>>;
     /// Writes rows in one transaction (several statements for big batches).
     async fn put(&self, kind: i16, rows: Vec<Put>, upsert: &Upsert) -> KvResult<()>;
-    async fn delete(&self, kind: i16, scope: &str, ks: &[String]) -> KvResult<u64>;
-    /// Deletes keys in whatever scope they are.
-    async fn delete_keys_anywhere(&self, kind: i16, ks: &[String]) -> KvResult<u64>;
+    /// Deletes keys in a scope, or with `None` in whatever scope they are.
+    async fn delete(&self, kind: i16, scope: Option<&str>, ks: &[String]) -> KvResult<u64>;
     /// Deletes a scope, or with `None` the whole map.
     async fn clear(&self, kind: i16, scope: Option<&str>) -> KvResult<u64>;
     /// Deletes one row and returns its value (atomic take).
@@ -226,21 +225,11 @@ macro_rules! impl_kv {
                 tx.commit().await
             }
 
-            async fn delete(&self, kind: i16, scope: &str, ks: &[String]) -> KvResult<u64> {
+            async fn delete(&self, kind: i16, scope: Option<&str>, ks: &[String]) -> KvResult<u64> {
                 let mut n = 0;
                 for chunk in ks.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("DELETE FROM wa_keys");
-                    self.keyed(&mut q, kind, Some(scope), chunk);
-                    n += q.build().execute(&self.pool).await?.rows_affected();
-                }
-                Ok(n)
-            }
-
-            async fn delete_keys_anywhere(&self, kind: i16, ks: &[String]) -> KvResult<u64> {
-                let mut n = 0;
-                for chunk in ks.chunks(CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("DELETE FROM wa_keys");
-                    self.keyed(&mut q, kind, None, chunk);
+                    self.keyed(&mut q, kind, scope, chunk);
                     n += q.build().execute(&self.pool).await?.rows_affected();
                 }
                 Ok(n)

@@ -124,7 +124,7 @@ impl KeyStore {
     }
 
     async fn delete(&self, kind: i16, scope: &str, k: &str) -> Result<()> {
-        self.kv.delete(kind, scope, &[k.to_owned()]).await.map(drop).map_err(db)
+        self.kv.delete(kind, Some(scope), &[k.to_owned()]).await.map(drop).map_err(db)
     }
 }
 
@@ -307,7 +307,7 @@ impl AppSyncStore for KeyStore {
 
     async fn delete_mutation_macs(&self, name: &str, index_macs: &[Vec<u8>]) -> Result<()> {
         let keys: Vec<String> = index_macs.iter().map(|m| hex(m)).collect();
-        self.kv.delete(kind::MUTATION_MAC, name, &keys).await.map(drop).map_err(db)
+        self.kv.delete(kind::MUTATION_MAC, Some(name), &keys).await.map(drop).map_err(db)
     }
 
     async fn clear_mutation_macs(&self, name: &str) -> Result<()> {
@@ -377,7 +377,7 @@ impl ProtocolStore for KeyStore {
 
     async fn delete_sender_key_device_rows(&self, device_jids: &[&str]) -> Result<()> {
         let keys: Vec<String> = device_jids.iter().map(|d| (*d).to_owned()).collect();
-        self.kv.delete_keys_anywhere(kind::SENDER_KEY_DEVICE, &keys).await.map(drop).map_err(db)
+        self.kv.delete(kind::SENDER_KEY_DEVICE, None, &keys).await.map(drop).map_err(db)
     }
 
     async fn clear_all_sender_key_devices(&self) -> Result<()> {
