@@ -10,6 +10,8 @@
 //!
 //! PostgreSQL and Redis come from `WAG_TEST_DATABASE_URL` / `WAG_TEST_REDIS_URL`.
 
+#[path = "support/sql_profile.rs"]
+mod sql_profile;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use figment::providers::{Format, Toml};
+use figment::providers::{Env, Format, Toml};
 use serde_json::json;
 use support::TempPostgres;
 use tokio::net::TcpListener;
@@ -34,7 +36,9 @@ fn config(data_dir: &str, db_url: &str, redis_url: &str) -> Config {
          [sandbox]\ndelivered_after_ms = 0\nread_after_ms = 0\n[queue]\npoll_interval_ms = 10\nbatch = 64\n[log]\nlevel = \"warn\"\n",
         uuid::Uuid::now_v7().simple()
     );
-    Config::from_figment(Config::defaults().merge(Toml::string(&toml))).expect("bench config")
+    // `WAGB_SECTION__KEY=value` overrides a setting for an experiment.
+    let figment = Config::defaults().merge(Toml::string(&toml)).merge(Env::prefixed("WAGB_").split("__"));
+    Config::from_figment(figment).expect("bench config")
 }
 
 /// Runs `n` requests from `CLIENTS` concurrent clients; returns (elapsed, sorted latencies).
@@ -74,13 +78,19 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
 
-async fn delivered(pool: &Pool) -> i64 {
-    let sql =
-        "SELECT COUNT(*) FROM message_logs WHERE direction = 'outgoing' AND status IN ('delivered', 'read')";
-    match pool {
-        Pool::Sqlite(p) => sqlx::query_as::<_, (i64,)>(sql).fetch_one(p).await.unwrap().0,
-        Pool::Postgres(p) => sqlx::query_as::<_, (i64,)>(sql).fetch_one(p).await.unwrap().0,
+/// Outgoing messages not yet delivered (or read). Counts the shrinking set
+/// through the status index rather than every delivered row: the poll must
+/// not load the database it measures.
+async fn pending(pool: &Pool) -> i64 {
+    let sql = "SELECT status, COUNT(*) FROM message_logs WHERE status IN ('queued', 'sent', 'failed') GROUP BY status";
+    let counts: Vec<(String, i64)> = match pool {
+        Pool::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        Pool::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+    };
+    if let Some((_, failed)) = counts.iter().find(|(status, _)| status == "failed") {
+        panic!("{failed} messages failed");
     }
+    counts.iter().map(|(_, n)| n).sum()
 }
 
 async fn bench(setup: &str, n: usize) {
@@ -146,7 +156,7 @@ async fn bench(setup: &str, n: usize) {
         }
     })
     .await;
-    while (delivered(&pool).await as usize) < n {
+    while pending(&pool).await > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let e2e = started.elapsed();
@@ -164,6 +174,11 @@ async fn bench(setup: &str, n: usize) {
         n as f64 / e2e.as_secs_f64(),
         e2e.as_secs_f64(),
     );
+    if std::env::var_os("BENCH_BREAKDOWN").is_some() {
+        let text = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        breakdown(&text);
+    }
+    sql_profile::report();
     let _ = stop.send(());
     let _ = server.await;
     if let Some(db) = temp_db {
@@ -171,8 +186,37 @@ async fn bench(setup: &str, n: usize) {
     }
 }
 
+/// Where the time went (`BENCH_BREAKDOWN=1`): per histogram series of the
+/// gateway's own metrics, how often it was recorded and its mean. Metrics
+/// are process-wide, so this is for single-setup runs.
+fn breakdown(metrics: &str) {
+    let wanted = [
+        "wag_write_batch_",
+        "wag_db_write_gate",
+        "wag_queue_run_seconds",
+        "wag_queue_wait_seconds",
+        "wag_http_request_duration",
+    ];
+    for line in metrics.lines().filter(|l| wanted.iter().any(|w| l.starts_with(w))) {
+        let Some((series, value)) = line.rsplit_once(' ') else { continue };
+        let Some(base) = series.split('{').next().and_then(|n| n.strip_suffix("_sum")) else { continue };
+        let labels = series.split_once('{').map_or("", |(_, l)| l);
+        let count_line = format!("{base}_count{{{labels} ");
+        let count: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&count_line))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0.0);
+        let sum: f64 = value.parse().unwrap_or(0.0);
+        if count > 0.0 {
+            println!("    {base}{{{labels}: n={count:.0} sum={sum:.3} mean={:.4}", sum / count);
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
+    sql_profile::install();
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let setups = match args.first().map(String::as_str) {
         Some(k @ ("postgres" | "sqlite")) => vec![k.to_owned()],

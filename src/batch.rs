@@ -40,7 +40,10 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let (items, acks): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
                 metrics::histogram!("wag_write_batch_size", "kind" => name).record(items.len() as f64);
+                let started = std::time::Instant::now();
                 let results = f(items).await;
+                metrics::histogram!("wag_write_batch_duration_seconds", "kind" => name)
+                    .record(started.elapsed().as_secs_f64());
                 for (ack, result) in acks.into_iter().zip(results) {
                     if let Some(ack) = ack {
                         let _ = ack.send(result);

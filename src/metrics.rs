@@ -67,7 +67,17 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
         Kind::Counter,
         "Sends answered from an earlier request with the same Idempotency-Key.",
     ),
+    (
+        "wag_db_write_gate_wait_seconds",
+        Kind::Histogram,
+        "Time a write waited for its turn at the SQLite writer gate, by class (intake, background).",
+    ),
     ("wag_write_batch_size", Kind::Histogram, "Rows per group-committed write batch, by kind."),
+    (
+        "wag_write_batch_duration_seconds",
+        Kind::Histogram,
+        "Time to write one group-committed batch (its callers wait this long), by kind.",
+    ),
     ("wag_media_uploads_total", Kind::Counter, "Media files uploaded."),
     ("wag_contact_checks_total", Kind::Counter, "Numbers checked, by source (engine or cache)."),
     ("wag_queue_jobs", Kind::Gauge, "Jobs by queue and state (queued, running, dead, …)."),

@@ -110,7 +110,7 @@ impl Queue {
                 Arc::new(RedisQueue::new(conn.clone(), &config.redis.key_prefix))
             }
             (QueueBackendKind::Database, _) | (QueueBackendKind::Auto, None) => match store.pool() {
-                Pool::Sqlite(p) => Arc::new(SqlQueue::new(p.clone())),
+                Pool::Sqlite(p) => Arc::new(SqlQueue::new(p.clone()).with_gate(store.write_gate())),
                 Pool::Postgres(p) => Arc::new(SqlQueue::new(p.clone())),
             },
         };

@@ -31,6 +31,7 @@ use sqlx::{Database, FromRow, Pool, Postgres, QueryBuilder, Sqlite, Transaction}
 
 use super::QueueBackend;
 use super::types::*;
+use crate::store::WriteGate;
 use crate::store::push_in;
 
 /// Jobs whose lease expired, requeued per claim call at most.
@@ -41,6 +42,7 @@ const VACUUM_EVERY: u64 = 1_000;
 
 pub struct SqlQueue<DB: Database> {
     pool: Pool<DB>,
+    gate: WriteGate,
     claimed: Arc<AtomicU64>,
     vacuuming: Arc<AtomicBool>,
     _db: PhantomData<DB>,
@@ -50,10 +52,19 @@ impl<DB: Database> SqlQueue<DB> {
     pub fn new(pool: Pool<DB>) -> Self {
         Self {
             pool,
+            gate: WriteGate::open(),
             claimed: Arc::new(AtomicU64::new(0)),
             vacuuming: Arc::new(AtomicBool::new(false)),
             _db: PhantomData,
         }
+    }
+
+    /// Claims, enqueues and results take `gate` (the store's SQLite writer
+    /// gate), so they queue behind the message log's writes instead of
+    /// sleeping in SQLite's busy handler.
+    pub fn with_gate(mut self, gate: WriteGate) -> Self {
+        self.gate = gate;
+        self
     }
 }
 
@@ -296,6 +307,7 @@ macro_rules! impl_sql_queue {
             }
 
             async fn claim_once(&self, queue: &str, max: usize, lease: Duration) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+                let _turn = self.gate.background().await;
                 let now = now_ms();
                 self.requeue_expired(queue, now).await?;
                 let lease_until = ms_after(now, lease);
@@ -428,6 +440,27 @@ macro_rules! impl_sql_queue {
                 }).collect())
             }
 
+            /// Marks `jobs` (one queue) done where their attempt still owns
+            /// them; returns the ids it settled. The id list uses the
+            /// `(queue, id)` index on both databases.
+            async fn settle_done(
+                tx: &mut Transaction<'static, $db>,
+                queue: &str,
+                jobs: &[&ClaimedJob],
+                now: i64,
+            ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+                let mut q = QueryBuilder::<$db>::new("UPDATE queue_jobs SET state = 'done', lease_until = NULL, updated_at = ");
+                q.push_bind(now).push(" WHERE queue = ").push_bind(queue).push(" AND state = 'running' AND id");
+                push_in(&mut q, jobs.iter().map(|j| j.id.as_str()));
+                q.push(" AND attempts = CASE id");
+                for job in jobs {
+                    q.push(" WHEN ").push_bind(job.id.as_str()).push(" THEN ").push_bind(i64::from(job.attempt));
+                }
+                q.push(" END RETURNING id");
+                let settled: Vec<(String,)> = q.build_query_as().fetch_all(&mut **tx).await?;
+                Ok(settled.into_iter().map(|(id,)| id).collect())
+            }
+
             fn settle_query<'q>(
                 job: &'q ClaimedJob,
                 resolution: Option<&'q Resolution>,
@@ -469,6 +502,7 @@ macro_rules! impl_sql_queue {
         #[async_trait]
         impl QueueBackend for SqlQueue<$db> {
             async fn enqueue(&self, jobs: &[NewJob]) -> QueueResult<Vec<Enqueued>> {
+                let _turn = self.gate.intake().await;
                 let now = now_ms();
                 let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
                 let mut out = Vec::with_capacity(jobs.len());
@@ -577,17 +611,37 @@ macro_rules! impl_sql_queue {
             }
 
             async fn finish_many(&self, items: &[(ClaimedJob, Resolution)]) -> QueueResult<()> {
+                let _turn = self.gate.background().await;
                 let now = now_ms();
                 let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
-                let mut lanes: std::collections::BTreeMap<&str, BTreeSet<String>> = Default::default();
-                for (job, resolution) in items {
-                    let owned = Self::settle_query(job, Some(resolution), now).execute(&mut *tx).await?.rows_affected() > 0;
+                let mut lanes: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+                let mut note_owner = |job: &ClaimedJob, resolution: &Resolution, owned: bool| {
                     if !owned {
                         tracing::warn!(queue = %job.queue, job_id = %job.id, attempt = job.attempt,
                             "attempt finished after its lease was lost; another attempt owns the job");
                     } else if touches_lane(job, resolution) {
-                        lanes.entry(job.queue.as_str()).or_default().insert(job.lane.clone());
+                        lanes.entry(job.queue.clone()).or_default().insert(job.lane.clone());
                     }
+                };
+                // Finished jobs (the common result) settle in one statement
+                // per queue and chunk; the rest one by one.
+                let (done, other): (Vec<_>, Vec<_>) =
+                    items.iter().partition(|(_, resolution)| matches!(resolution, Resolution::Done));
+                let mut by_queue: std::collections::BTreeMap<&str, Vec<&ClaimedJob>> = Default::default();
+                for (job, _) in &done {
+                    by_queue.entry(job.queue.as_str()).or_default().push(job);
+                }
+                for (queue, jobs) in by_queue {
+                    for chunk in jobs.chunks(CHUNK / 2) {
+                        let settled = Self::settle_done(&mut tx, queue, chunk, now).await?;
+                        for job in chunk {
+                            note_owner(job, &Resolution::Done, settled.contains(job.id.as_str()));
+                        }
+                    }
+                }
+                for (job, resolution) in other {
+                    let owned = Self::settle_query(job, Some(resolution), now).execute(&mut *tx).await?.rows_affected() > 0;
+                    note_owner(job, resolution, owned);
                 }
                 for (queue, lanes) in &lanes {
                     Self::refresh_lanes(&mut tx, queue, lanes).await?;
@@ -598,6 +652,7 @@ macro_rules! impl_sql_queue {
 
             async fn release(&self, job: &ClaimedJob) -> QueueResult<()> {
                 // Puts the job back uncounted if this attempt still owns it.
+                let _turn = self.gate.background().await;
                 let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
                 let owned = Self::settle_query(job, None, now_ms()).execute(&mut *tx).await?.rows_affected() > 0;
                 if owned {

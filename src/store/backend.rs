@@ -15,19 +15,26 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{Database, Pool, Postgres, QueryBuilder, Sqlite};
 
-use super::StoreResult;
 use super::models::*;
 use super::repos::*;
+use super::{StoreResult, WriteGate};
 
 /// One database's pool, implementing every repository trait.
 pub struct SqlBackend<DB: Database> {
     pub(crate) pool: Pool<DB>,
+    gate: WriteGate,
     _db: PhantomData<DB>,
 }
 
 impl<DB: Database> SqlBackend<DB> {
     pub fn new(pool: Pool<DB>) -> Self {
-        Self { pool, _db: PhantomData }
+        Self { pool, gate: WriteGate::open(), _db: PhantomData }
+    }
+
+    /// Hot batch writes (message log inserts, `sent` marks, receipts) take `gate`.
+    pub fn with_gate(mut self, gate: WriteGate) -> Self {
+        self.gate = gate;
+        self
     }
 }
 
@@ -418,6 +425,7 @@ macro_rules! impl_repos {
                     return Ok(0);
                 }
                 // One multi-row statement: one round trip and one commit for the batch.
+                let _turn = self.gate.intake().await;
                 let now = Utc::now();
                 let mut q = QueryBuilder::<$db>::new(
                     "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
@@ -448,6 +456,7 @@ macro_rules! impl_repos {
                     return Ok(Vec::new());
                 }
                 // One multi-row UPDATE for the whole batch.
+                let _turn = self.gate.background().await;
                 let now = Utc::now();
                 let mut q = QueryBuilder::<$db>::new("WITH v(v_session, v_message, v_wa) AS (");
                 q.push_values(rows, |mut b, (session, message, wa)| {
@@ -539,6 +548,7 @@ macro_rules! impl_repos {
             async fn advance_many(&self, rows: &[(String, String, &'static str)]) -> StoreResult<Vec<Option<MessageLog>>> {
                 let now = Utc::now();
                 let mut out: Vec<Option<MessageLog>> = vec![None; rows.len()];
+                let _turn = self.gate.background().await;
                 let mut tx = self.pool.begin().await?;
                 // One multi-row UPDATE per step, in step order, so a batch
                 // holding "delivered" and "read" for one message ends at "read".
@@ -561,8 +571,8 @@ macro_rules! impl_repos {
                         .push("), updated_at = ")
                         .push_bind(now)
                         .push(format!(
-                            " FROM v WHERE session_id = v_session AND wa_message_id = v_wa AND direction = 'outgoing' \
-                             AND status IN {allowed} RETURNING "
+                            " FROM v WHERE session_id = v_session AND wa_message_id = v_wa AND wa_message_id IS NOT NULL \
+                             AND direction = 'outgoing' AND status IN {allowed} RETURNING "
                         ))
                         .push(log_cols!());
                     let updated = q.build_query_as::<MessageLog>().fetch_all(&mut *tx).await?;

@@ -9,6 +9,7 @@
 
 mod backend;
 mod connect;
+mod gate;
 pub mod migrate;
 pub mod models;
 pub mod repos;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 pub use backend::SqlBackend;
 pub use connect::{connect, ensure_private_dir};
+pub use gate::WriteGate;
 pub use models::*;
 pub use repos::*;
 
@@ -71,6 +73,7 @@ pub struct Store {
     pub idempotency: Arc<dyn IdempotencyRepo>,
     probe: Arc<dyn Probe>,
     pool: Pool,
+    gate: WriteGate,
 }
 
 /// The underlying pool, for the few subsystems (migrations, the queue, the
@@ -84,20 +87,25 @@ pub enum Pool {
 impl Store {
     pub fn new(pool: Pool) -> Self {
         match pool {
-            Pool::Sqlite(p) => Self::from_backend(
-                DatabaseKind::Sqlite,
-                Arc::new(SqlBackend::new(p.clone())),
-                Pool::Sqlite(p),
-            ),
+            Pool::Sqlite(p) => {
+                let gate = WriteGate::serial();
+                Self::from_backend(
+                    DatabaseKind::Sqlite,
+                    Arc::new(SqlBackend::new(p.clone()).with_gate(gate.clone())),
+                    Pool::Sqlite(p),
+                    gate,
+                )
+            }
             Pool::Postgres(p) => Self::from_backend(
                 DatabaseKind::Postgres,
                 Arc::new(SqlBackend::new(p.clone())),
                 Pool::Postgres(p),
+                WriteGate::open(),
             ),
         }
     }
 
-    fn from_backend<B>(kind: DatabaseKind, backend: Arc<B>, pool: Pool) -> Self
+    fn from_backend<B>(kind: DatabaseKind, backend: Arc<B>, pool: Pool, gate: WriteGate) -> Self
     where
         B: SessionRepo
             + TemplateRepo
@@ -122,11 +130,17 @@ impl Store {
             idempotency: backend.clone(),
             probe: backend,
             pool,
+            gate,
         }
     }
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// The gate the hot write paths share (the SQL queue takes it too).
+    pub fn write_gate(&self) -> WriteGate {
+        self.gate.clone()
     }
 
     /// One round trip to the database.

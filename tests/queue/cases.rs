@@ -399,3 +399,45 @@ pub async fn stats_count_each_state(f: &Fixture) {
     assert!(b.get(Q, claimed[0].id.as_str()).await.unwrap().is_none() || claimed[0].lane == "c");
     assert_eq!(b.stats(Q).await.unwrap(), QueueStats { ready: 0, delayed: 1, running: 0, dead: 1 });
 }
+
+pub async fn batched_results_settle_only_attempts_that_own_their_jobs(f: &Fixture) {
+    let b = &f.backend;
+    b.enqueue(&[
+        job("a", 1).id("lost").ordered(),
+        job("b", 2).id("kept").ordered(),
+        job("c", 3).id("failing"),
+    ])
+    .await
+    .unwrap();
+    let first = b.claim(Q, 3, Duration::from_millis(300)).await.unwrap();
+    let by_id = |id: &str| first.iter().find(|j| j.id == id).cloned().unwrap();
+    let lost = by_id("lost");
+    // "lost" loses its lease and is claimed again; the others keep theirs.
+    for j in [by_id("kept"), by_id("failing")] {
+        assert!(b.extend(&j, Duration::from_secs(30)).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let again = b.claim(Q, 3, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(again.iter().map(|j| (j.id.as_str(), j.attempt)).collect::<Vec<_>>(), [("lost", 2)]);
+
+    // One batch: a stale Done, an owned Done and an owned retry.
+    let retry_at = wa_gateway::queue::now_ms() + 60_000;
+    b.finish_many(&[
+        (lost.clone(), Resolution::Done),
+        (by_id("kept"), Resolution::Done),
+        (by_id("failing"), Resolution::RetryAt { at: retry_at, error: "boom".into() }),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(b.get(Q, "lost").await.unwrap().unwrap().state, JobState::Running, "stale Done ignored");
+    assert_eq!(b.get(Q, "kept").await.unwrap().unwrap().state, JobState::Done);
+    let failing = b.get(Q, "failing").await.unwrap().unwrap();
+    assert_eq!((failing.state, failing.last_error.as_deref()), (JobState::Queued, Some("boom")));
+
+    // The owner's Done in the next batch settles it, and its lane moves on.
+    b.enqueue(&[job("a", 4).id("after").ordered()]).await.unwrap();
+    b.finish_many(&[(again[0].clone(), Resolution::Done)]).await.unwrap();
+    assert_eq!(b.get(Q, "lost").await.unwrap().unwrap().state, JobState::Done);
+    let next = b.claim(Q, 3, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(next.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["after"]);
+}

@@ -57,4 +57,5 @@ contract!(
     expired_lease_redelivers_and_stale_attempt_is_ignored,
     shutdown_finishes_quick_jobs_and_releases_slow_ones,
     stats_count_each_state,
+    batched_results_settle_only_attempts_that_own_their_jobs,
 );
