@@ -569,7 +569,8 @@ macro_rules! impl_repos {
                     // the status index and compared each with every receipt
                     // (243 ms for 50 receipts against 18,000 waiting rows). The
                     // only way left is the (session_id, wa_message_id) index:
-                    // one lookup per receipt.
+                    // one lookup per receipt. That index is partial, so the
+                    // `IS NOT NULL` is spelled out for PostgreSQL to match it.
                     let mut q = QueryBuilder::<$db>::new("WITH v(v_session, v_wa) AS (");
                     q.push_values(&picked, |mut b, &i| {
                         b.push_bind(rows[i].0.clone()).push_bind(rows[i].1.clone());
