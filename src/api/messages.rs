@@ -366,9 +366,10 @@ pub(super) async fn prepare(
     Ok((log, new_job))
 }
 
-/// Writes the row, then the job, in one group commit: the job can never run
-/// before its row exists. A crash between the two leaves a queued row the
-/// client was never told about (no 202 was sent); the repair sweep fails it.
+/// Writes the row and the job in one group commit: on a database queue in
+/// one transaction; with Redis the row first, so the job can never run
+/// before its row exists (a crash between the two leaves a queued row the
+/// client was never told about, which the repair sweep fails).
 pub(super) async fn accept(state: &AppState, log: NewMessageLog, job: NewJob) -> ApiResult<()> {
     let message_id = log.message_id.clone();
     if let Err(e) = state.log_writer.accept(log, job).await {

@@ -7,8 +7,9 @@
 //!   recipient's client treats it as the same message, and the sender gets
 //!   its receipts again. The resend is queued in the chat's lane, so it keeps
 //!   the chat's order with later messages.
-//! - **Orphaned `queued` rows.** A crash after a message's row was written
-//!   but before its job was queued leaves a row that will never be sent; the
+//! - **Orphaned `queued` rows.** With the Redis queue, a crash after a
+//!   message's row was written but before its job was queued leaves a row
+//!   that will never be sent (a database queue commits both at once); the
 //!   client never saw a 202 for it (the answer waits for both). Such a row
 //!   (no job after `ORPHAN_AFTER`) is marked failed, so it stops counting as
 //!   queued.

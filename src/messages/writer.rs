@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use super::tracker::status_event;
 use crate::batch::Batcher;
-use crate::queue::{NewJob, Queue};
+use crate::queue::{Companion, NewJob, Queue};
 use crate::sessions::EventHub;
-use crate::store::{MessageLog, NewMessageLog, Store};
+use crate::store::{MessageLog, NewMessageLog, SqlBackend, Store};
 use crate::wa::Receipt;
 
 /// The message log's batched writes.
@@ -29,21 +29,10 @@ impl LogWriter {
             async move {
                 let n = items.len();
                 let (logs, jobs): (Vec<_>, Vec<_>) = items.into_iter().unzip();
-                // The rows first: a job must never run before its row exists.
-                if let Err(e) = s.message_logs.insert_many_ignore(&logs).await {
-                    return vec![Err(e.to_string()); n];
-                }
-                match q.enqueue_many(jobs).await {
+                let rows = LogRows { store: &s, logs: &logs };
+                match q.enqueue_many_with(jobs, &rows).await {
                     Ok(_) => vec![Ok(()); n],
-                    Err(e) => {
-                        for log in &logs {
-                            let _ = s
-                                .message_logs
-                                .mark_failed(&log.session_id, &log.message_id, "the queue was unavailable")
-                                .await;
-                        }
-                        vec![Err(e.to_string()); n]
-                    }
+                    Err(e) => vec![Err(e.to_string()); n],
                 }
             }
         });
@@ -108,6 +97,40 @@ impl LogWriter {
     /// else must refer to it).
     pub async fn incoming_committed(&self, log: NewMessageLog) {
         self.incoming.call(log).await;
+    }
+}
+
+/// Accepted messages' log rows, committed with their send jobs: in the
+/// queue's transaction when the queue is in the database, otherwise first
+/// (a job must never run before its row exists) and marked failed when the
+/// jobs could not be queued.
+struct LogRows<'a> {
+    store: &'a Store,
+    logs: &'a [NewMessageLog],
+}
+
+#[async_trait::async_trait]
+impl Companion for LogRows<'_> {
+    async fn write_sqlite(&self, conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+        SqlBackend::<sqlx::Sqlite>::insert_logs_on(conn, self.logs).await.map(drop)
+    }
+
+    async fn write_postgres(&self, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+        SqlBackend::<sqlx::Postgres>::insert_logs_on(conn, self.logs).await.map(drop)
+    }
+
+    async fn write(&self) -> Result<(), String> {
+        self.store.message_logs.insert_many_ignore(self.logs).await.map(drop).map_err(|e| e.to_string())
+    }
+
+    async fn undo(&self) {
+        for log in self.logs {
+            let _ = self
+                .store
+                .message_logs
+                .mark_failed(&log.session_id, &log.message_id, "the queue was unavailable")
+                .await;
+        }
     }
 }
 

@@ -50,6 +50,20 @@ pub trait QueueBackend: Send + Sync {
     /// Adds jobs. A job whose id exists, or whose dedupe key belongs to an
     /// active job, is not added again: the existing id is returned.
     async fn enqueue(&self, jobs: &[NewJob]) -> QueueResult<Vec<Enqueued>>;
+    /// Adds jobs together with `rows` that must exist before they run. The
+    /// SQL backends commit both in one transaction (all or nothing); a
+    /// queue elsewhere (Redis) writes the rows first and takes them back
+    /// (`Companion::undo`) when the jobs could not be added.
+    async fn enqueue_with(&self, jobs: &[NewJob], rows: &dyn Companion) -> QueueResult<Vec<Enqueued>> {
+        rows.write().await.map_err(QueueError::Backend)?;
+        match self.enqueue(jobs).await {
+            Ok(out) => Ok(out),
+            Err(e) => {
+                rows.undo().await;
+                Err(e)
+            }
+        }
+    }
     /// Claims up to `max` due jobs, lanes served round-robin, each leased
     /// until `now + lease`. First requeues jobs whose lease has expired.
     async fn claim(&self, queue: &str, max: usize, lease: Duration) -> QueueResult<Vec<ClaimedJob>>;
@@ -78,6 +92,21 @@ pub trait QueueBackend: Send + Sync {
     async fn prune(&self, queue: &str, age: Duration) -> QueueResult<u64>;
     /// `redis`, `postgres` or `sqlite`.
     fn name(&self) -> &'static str;
+}
+
+/// Rows written with a batch of jobs (an accepted message's log row with
+/// its send job), so a job never runs without its row and a row is never
+/// left waiting for a job that was not added.
+#[async_trait]
+pub trait Companion: Send + Sync {
+    /// Inside the SQLite queue's transaction, before the jobs.
+    async fn write_sqlite(&self, conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error>;
+    /// Inside the PostgreSQL queue's transaction, before the jobs.
+    async fn write_postgres(&self, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error>;
+    /// On their own, when the queue is not in the same database.
+    async fn write(&self) -> Result<(), String>;
+    /// After `write`, when the jobs could not be added.
+    async fn undo(&self);
 }
 
 /// The queues the gateway runs; maintenance (metrics, pruning) covers these.
@@ -133,6 +162,18 @@ impl Queue {
             job.max_attempts.get_or_insert(self.default_max_attempts);
         }
         self.backend.enqueue(&jobs).await
+    }
+
+    /// Adds jobs with the rows they need (see [`QueueBackend::enqueue_with`]).
+    pub async fn enqueue_many_with(
+        &self,
+        mut jobs: Vec<NewJob>,
+        rows: &dyn Companion,
+    ) -> QueueResult<Vec<Enqueued>> {
+        for job in &mut jobs {
+            job.max_attempts.get_or_insert(self.default_max_attempts);
+        }
+        self.backend.enqueue_with(&jobs, rows).await
     }
 
     pub async fn cancel(&self, queue: &str, id: &str) -> QueueResult<CancelResult> {

@@ -29,8 +29,8 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{Database, FromRow, Pool, Postgres, QueryBuilder, Sqlite, Transaction};
 
-use super::QueueBackend;
 use super::types::*;
+use super::{Companion, QueueBackend};
 use crate::store::WriteGate;
 use crate::store::push_in;
 
@@ -160,6 +160,26 @@ impl Begin<Sqlite> for Tx {
     }
 }
 
+/// Runs a [`Companion`]'s writes in this backend's transaction.
+#[async_trait]
+trait WriteIn<DB: Database> {
+    async fn write(rows: &dyn Companion, conn: &mut DB::Connection) -> Result<(), sqlx::Error>;
+}
+
+#[async_trait]
+impl WriteIn<Postgres> for Tx {
+    async fn write(rows: &dyn Companion, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+        rows.write_postgres(conn).await
+    }
+}
+
+#[async_trait]
+impl WriteIn<Sqlite> for Tx {
+    async fn write(rows: &dyn Companion, conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+        rows.write_sqlite(conn).await
+    }
+}
+
 /// Recomputes when lanes can next be claimed (NULL: nothing claimable);
 /// followed by `WHERE queue = ? AND lane IN (…)`.
 const REFRESH_LANES: &str = "UPDATE queue_lanes SET ready_at = CASE
@@ -221,6 +241,81 @@ macro_rules! impl_sql_queue {
                     }
                     flag.store(false, Ordering::Release);
                 });
+            }
+
+            /// Inserts jobs (and their lanes) in `tx`; ids or dedupe keys
+            /// already taken return the existing job.
+            async fn insert_jobs(tx: &mut Transaction<'static, $db>, jobs: &[NewJob]) -> QueueResult<Vec<Enqueued>> {
+                let now = now_ms();
+                let mut out = Vec::with_capacity(jobs.len());
+                let mut lanes: BTreeSet<(&str, &str, bool)> = BTreeSet::new();
+                for chunk in jobs.chunks(CHUNK) {
+                    let ids: Vec<String> = chunk.iter().map(NewJob::resolved_id).collect();
+                    // One multi-row insert per chunk; rows that collide with an
+                    // existing id or an active dedupe key are skipped.
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO queue_jobs (id, queue, lane, ordered, payload, state, attempts, max_attempts, \
+                         order_at, due_at, dedupe_key, enqueued_at, updated_at) ",
+                    );
+                    q.push_values(chunk.iter().zip(&ids), |mut row, (job, id)| {
+                        let run_at = job.run_at.unwrap_or(now);
+                        let max = i64::from(job.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1));
+                        row.push_bind(id.as_str())
+                            .push_bind(job.queue.as_str())
+                            .push_bind(job.lane.as_str())
+                            .push_bind(job.ordered)
+                            .push_bind(Json(&job.payload))
+                            .push_bind("queued")
+                            .push_bind(0_i32)
+                            .push_bind(max)
+                            .push_bind(run_at)
+                            .push_bind(run_at)
+                            .push_bind(job.dedupe_key.as_deref())
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    q.push(" ON CONFLICT DO NOTHING RETURNING queue, id");
+                    let inserted: Vec<(String, String)> = q.build_query_as().fetch_all(&mut **tx).await?;
+                    let mut created: std::collections::HashSet<(String, String)> = inserted.into_iter().collect();
+                    for (job, id) in chunk.iter().zip(ids) {
+                        // The same id twice in one call: the first is created.
+                        if created.remove(&(job.queue.clone(), id.clone())) {
+                            lanes.insert((&job.queue, &job.lane, job.ordered));
+                            out.push(Enqueued::Created(id));
+                            continue;
+                        }
+                        let existing = sqlx::query_as::<$db, (String,)>(
+                            "SELECT id FROM queue_jobs WHERE queue = $1 AND (id = $2 OR (dedupe_key = $3 \
+                             AND state IN ('queued', 'running'))) ORDER BY seq DESC LIMIT 1",
+                        )
+                        .bind(&job.queue)
+                        .bind(&id)
+                        .bind(job.dedupe_key.as_deref())
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                        match existing {
+                            Some((existing,)) => out.push(Enqueued::Existing(existing)),
+                            None => return Err(QueueError::Backend(format!("job {id} neither inserted nor found"))),
+                        }
+                    }
+                }
+                let lanes: Vec<_> = lanes.into_iter().collect();
+                for chunk in lanes.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO queue_lanes (queue, lane, ordered, served, ready_at) ");
+                    q.push_values(chunk, |mut row, (queue, lane, ordered)| {
+                        row.push_bind(*queue).push_bind(*lane).push_bind(*ordered).push_bind(0_i64).push_bind(None::<i64>);
+                    });
+                    q.push(" ON CONFLICT (queue, lane) DO NOTHING");
+                    q.build().execute(&mut **tx).await?;
+                }
+                let mut by_queue: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+                for (queue, lane, _) in &lanes {
+                    by_queue.entry(*queue).or_default().push((*lane).to_owned());
+                }
+                for (queue, lanes) in &by_queue {
+                    Self::refresh_lanes(tx, queue, lanes).await?;
+                }
+                Ok(out)
             }
 
             /// Recomputes the readiness of `lanes` of `queue` (chunked statements).
@@ -503,79 +598,22 @@ macro_rules! impl_sql_queue {
         impl QueueBackend for SqlQueue<$db> {
             async fn enqueue(&self, jobs: &[NewJob]) -> QueueResult<Vec<Enqueued>> {
                 let _turn = self.gate.intake().await;
-                let now = now_ms();
                 let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
-                let mut out = Vec::with_capacity(jobs.len());
-                let mut lanes: BTreeSet<(&str, &str, bool)> = BTreeSet::new();
-                for chunk in jobs.chunks(CHUNK) {
-                    let ids: Vec<String> = chunk.iter().map(NewJob::resolved_id).collect();
-                    // One multi-row insert per chunk; rows that collide with an
-                    // existing id or an active dedupe key are skipped.
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO queue_jobs (id, queue, lane, ordered, payload, state, attempts, max_attempts, \
-                         order_at, due_at, dedupe_key, enqueued_at, updated_at) ",
-                    );
-                    q.push_values(chunk.iter().zip(&ids), |mut row, (job, id)| {
-                        let run_at = job.run_at.unwrap_or(now);
-                        let max = i64::from(job.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1));
-                        row.push_bind(id.as_str())
-                            .push_bind(job.queue.as_str())
-                            .push_bind(job.lane.as_str())
-                            .push_bind(job.ordered)
-                            .push_bind(Json(&job.payload))
-                            .push_bind("queued")
-                            .push_bind(0_i32)
-                            .push_bind(max)
-                            .push_bind(run_at)
-                            .push_bind(run_at)
-                            .push_bind(job.dedupe_key.as_deref())
-                            .push_bind(now)
-                            .push_bind(now);
-                    });
-                    q.push(" ON CONFLICT DO NOTHING RETURNING queue, id");
-                    let inserted: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
-                    let mut created: std::collections::HashSet<(String, String)> = inserted.into_iter().collect();
-                    for (job, id) in chunk.iter().zip(ids) {
-                        // The same id twice in one call: the first is created.
-                        if created.remove(&(job.queue.clone(), id.clone())) {
-                            lanes.insert((&job.queue, &job.lane, job.ordered));
-                            out.push(Enqueued::Created(id));
-                            continue;
-                        }
-                        let existing = sqlx::query_as::<$db, (String,)>(
-                            "SELECT id FROM queue_jobs WHERE queue = $1 AND (id = $2 OR (dedupe_key = $3 \
-                             AND state IN ('queued', 'running'))) ORDER BY seq DESC LIMIT 1",
-                        )
-                        .bind(&job.queue)
-                        .bind(&id)
-                        .bind(job.dedupe_key.as_deref())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        match existing {
-                            Some((existing,)) => out.push(Enqueued::Existing(existing)),
-                            None => return Err(QueueError::Backend(format!("job {id} neither inserted nor found"))),
-                        }
-                    }
-                }
-                let lanes: Vec<_> = lanes.into_iter().collect();
-                for chunk in lanes.chunks(CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO queue_lanes (queue, lane, ordered, served, ready_at) ");
-                    q.push_values(chunk, |mut row, (queue, lane, ordered)| {
-                        row.push_bind(*queue).push_bind(*lane).push_bind(*ordered).push_bind(0_i64).push_bind(None::<i64>);
-                    });
-                    q.push(" ON CONFLICT (queue, lane) DO NOTHING");
-                    q.build().execute(&mut *tx).await?;
-                }
-                let mut by_queue: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-                for (queue, lane, _) in &lanes {
-                    by_queue.entry(*queue).or_default().push((*lane).to_owned());
-                }
-                for (queue, lanes) in &by_queue {
-                    Self::refresh_lanes(&mut tx, queue, lanes).await?;
-                }
+                let out = Self::insert_jobs(&mut tx, jobs).await?;
                 tx.commit().await?;
                 Ok(out)
             }
+
+            async fn enqueue_with(&self, jobs: &[NewJob], rows: &dyn Companion) -> QueueResult<Vec<Enqueued>> {
+                // One writer turn and one commit for the rows and their jobs.
+                let _turn = self.gate.intake().await;
+                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                <Tx as WriteIn<$db>>::write(rows, &mut tx).await?;
+                let out = Self::insert_jobs(&mut tx, jobs).await?;
+                tx.commit().await?;
+                Ok(out)
+            }
+
 
             async fn claim(&self, queue: &str, max: usize, lease: Duration) -> QueueResult<Vec<ClaimedJob>> {
                 // PostgreSQL may abort one of two colliding claims (deadlock

@@ -61,6 +61,46 @@ macro_rules! delivery_cols {
 
 macro_rules! impl_repos {
     ($db:ty) => {
+        impl SqlBackend<$db> {
+            /// The message log's multi-row insert (rows already there are
+            /// skipped) on `conn`, which may be inside another writer's
+            /// transaction: the send queue writes an accepted message's row
+            /// and its job in one commit. Takes no writer gate; the caller
+            /// holds the turn.
+            pub async fn insert_logs_on(
+                conn: &mut <$db as Database>::Connection,
+                rows: &[NewMessageLog],
+            ) -> Result<u64, sqlx::Error> {
+                if rows.is_empty() {
+                    return Ok(0);
+                }
+                // One multi-row statement: one round trip and one commit for the batch.
+                let now = Utc::now();
+                let mut q = QueryBuilder::<$db>::new(
+                    "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
+                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid, batch_id, scheduled_at) ",
+                );
+                q.push_values(rows, |mut b, new| {
+                    b.push_bind(new.session_id.clone())
+                        .push_bind(new.direction.as_str())
+                        .push_bind(new.message_id.clone())
+                        .push_bind(new.wa_message_id.clone())
+                        .push_bind(new.chat_jid.clone())
+                        .push_bind(new.message_type.clone())
+                        .push_bind(new.content_preview.clone())
+                        .push_bind(new.status.clone())
+                        .push_bind(new.request_id.clone())
+                        .push_bind(now)
+                        .push_bind(now)
+                        .push_bind(new.sender_jid.clone())
+                        .push_bind(new.batch_id.clone())
+                        .push_bind(new.scheduled_at);
+                });
+                q.push(" ON CONFLICT (session_id, message_id) DO NOTHING");
+                Ok(q.build().execute(&mut *conn).await?.rows_affected())
+            }
+        }
+
         #[async_trait]
         impl SessionRepo for SqlBackend<$db> {
             async fn create(&self, new: &NewSession) -> StoreResult<Session> {
@@ -424,31 +464,9 @@ macro_rules! impl_repos {
                 if rows.is_empty() {
                     return Ok(0);
                 }
-                // One multi-row statement: one round trip and one commit for the batch.
                 let _turn = self.gate.intake().await;
-                let now = Utc::now();
-                let mut q = QueryBuilder::<$db>::new(
-                    "INSERT INTO message_logs (session_id, direction, message_id, wa_message_id, chat_jid, \
-                     message_type, content_preview, status, request_id, created_at, updated_at, sender_jid, batch_id, scheduled_at) ",
-                );
-                q.push_values(rows, |mut b, new| {
-                    b.push_bind(new.session_id.clone())
-                        .push_bind(new.direction.as_str())
-                        .push_bind(new.message_id.clone())
-                        .push_bind(new.wa_message_id.clone())
-                        .push_bind(new.chat_jid.clone())
-                        .push_bind(new.message_type.clone())
-                        .push_bind(new.content_preview.clone())
-                        .push_bind(new.status.clone())
-                        .push_bind(new.request_id.clone())
-                        .push_bind(now)
-                        .push_bind(now)
-                        .push_bind(new.sender_jid.clone())
-                        .push_bind(new.batch_id.clone())
-                        .push_bind(new.scheduled_at);
-                });
-                q.push(" ON CONFLICT (session_id, message_id) DO NOTHING");
-                Ok(q.build().execute(&self.pool).await?.rows_affected())
+                let mut conn = self.pool.acquire().await?;
+                Ok(Self::insert_logs_on(&mut conn, rows).await?)
             }
 
             async fn mark_sent_many(&self, rows: &[(String, String, String)]) -> StoreResult<Vec<Option<MessageLog>>> {

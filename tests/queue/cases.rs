@@ -441,3 +441,73 @@ pub async fn batched_results_settle_only_attempts_that_own_their_jobs(f: &Fixtur
     let next = b.claim(Q, 3, Duration::from_secs(30)).await.unwrap();
     assert_eq!(next.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["after"]);
 }
+
+/// A companion that writes a row with a fixed key (a second committed
+/// write of it would break the table's primary key) and can fail after.
+struct Rows {
+    fail: bool,
+    writes: AtomicUsize,
+    undos: AtomicUsize,
+}
+
+impl Rows {
+    fn new(fail: bool) -> Self {
+        Self { fail, writes: AtomicUsize::new(0), undos: AtomicUsize::new(0) }
+    }
+}
+
+const ROWS_TABLE: &str = "CREATE TABLE IF NOT EXISTS companion_rows (id TEXT PRIMARY KEY)";
+const ROWS_INSERT: &str = "INSERT INTO companion_rows (id) VALUES ('row')";
+const ROWS_FAIL: &str = "SELECT * FROM no_such_table";
+
+#[async_trait::async_trait]
+impl Companion for Rows {
+    async fn write_sqlite(&self, conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(ROWS_TABLE).execute(&mut *conn).await?;
+        sqlx::query(ROWS_INSERT).execute(&mut *conn).await?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        if self.fail {
+            sqlx::query(ROWS_FAIL).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_postgres(&self, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(ROWS_TABLE).execute(&mut *conn).await?;
+        sqlx::query(ROWS_INSERT).execute(&mut *conn).await?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        if self.fail {
+            sqlx::query(ROWS_FAIL).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    async fn write(&self) -> Result<(), String> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        if self.fail { Err("refused".into()) } else { Ok(()) }
+    }
+
+    async fn undo(&self) {
+        self.undos.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+pub async fn companion_rows_commit_with_their_jobs(f: &Fixture) {
+    let b = &f.backend;
+    let failing = Rows::new(true);
+    assert!(b.enqueue_with(&[job("s1", 1).id("with_rows")], &failing).await.is_err());
+    assert_eq!(failing.writes.load(Ordering::SeqCst), 1, "the rows were written once");
+    assert!(b.get(Q, "with_rows").await.unwrap().is_none(), "rows that failed add no job");
+    assert_eq!(failing.undos.load(Ordering::SeqCst), 0, "nothing to take back: no job was tried");
+
+    // On SQL backends this also proves the failed attempt's row was rolled
+    // back with it: a committed row would make this insert of the same key fail.
+    let rows = Rows::new(false);
+    let out = b.enqueue_with(&[job("s1", 2).id("with_rows")], &rows).await.unwrap();
+    assert_eq!(out, [Enqueued::Created("with_rows".into())]);
+    assert_eq!(rows.writes.load(Ordering::SeqCst), 1);
+    let record = b.get(Q, "with_rows").await.unwrap().unwrap();
+    assert_eq!((record.state, record.payload), (JobState::Queued, json!({"n": 2})));
+    let claimed = b.claim(Q, 10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(claimed.len(), 1, "the job is claimable: its lane was set up in the same commit");
+}

@@ -58,4 +58,5 @@ contract!(
     shutdown_finishes_quick_jobs_and_releases_slow_ones,
     stats_count_each_state,
     batched_results_settle_only_attempts_that_own_their_jobs,
+    companion_rows_commit_with_their_jobs,
 );
