@@ -157,23 +157,25 @@ impl Queue {
     }
 
     /// Adds jobs in one transaction (SQL) or a few script calls (Redis).
-    pub async fn enqueue_many(&self, mut jobs: Vec<NewJob>) -> QueueResult<Vec<Enqueued>> {
-        for job in &mut jobs {
-            job.max_attempts.get_or_insert(self.default_max_attempts);
-        }
-        self.backend.enqueue(&jobs).await
+    pub async fn enqueue_many(&self, jobs: Vec<NewJob>) -> QueueResult<Vec<Enqueued>> {
+        self.backend.enqueue(&self.with_defaults(jobs)).await
     }
 
     /// Adds jobs with the rows they need (see [`QueueBackend::enqueue_with`]).
     pub async fn enqueue_many_with(
         &self,
-        mut jobs: Vec<NewJob>,
+        jobs: Vec<NewJob>,
         rows: &dyn Companion,
     ) -> QueueResult<Vec<Enqueued>> {
+        self.backend.enqueue_with(&self.with_defaults(jobs), rows).await
+    }
+
+    /// Jobs without their own attempt budget get the configured one.
+    fn with_defaults(&self, mut jobs: Vec<NewJob>) -> Vec<NewJob> {
         for job in &mut jobs {
             job.max_attempts.get_or_insert(self.default_max_attempts);
         }
-        self.backend.enqueue_with(&jobs, rows).await
+        jobs
     }
 
     pub async fn cancel(&self, queue: &str, id: &str) -> QueueResult<CancelResult> {
