@@ -204,6 +204,7 @@ fn breakdown(metrics: &str) {
         "wag_queue_run_seconds",
         "wag_queue_wait_seconds",
         "wag_http_request_duration",
+        "wag_sqlite_",
     ];
     for line in metrics.lines().filter(|l| wanted.iter().any(|w| l.starts_with(w))) {
         let Some((series, value)) = line.rsplit_once(' ') else { continue };

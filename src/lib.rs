@@ -86,6 +86,9 @@ pub async fn serve(
             token.clone(),
         ),
     );
+    if let Some(checkpointer) = store.checkpointer(token.clone()) {
+        supervisor.spawn("sqlite-checkpoint", checkpointer);
+    }
     tokio::spawn({
         let token = token.clone();
         async move {

@@ -68,6 +68,17 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
         "Sends answered from an earlier request with the same Idempotency-Key.",
     ),
     (
+        "wag_sqlite_checkpoints_total",
+        Kind::Counter,
+        "SQLite WAL checkpoints run in the background, by mode (passive: beside writers; finish: in a writer turn, to let the WAL start over).",
+    ),
+    (
+        "wag_sqlite_checkpoint_seconds",
+        Kind::Histogram,
+        "Duration of a background SQLite WAL checkpoint, by mode.",
+    ),
+    ("wag_sqlite_wal_frames", Kind::Gauge, "Pages in the SQLite WAL at the last checkpoint."),
+    (
         "wag_db_write_gate_wait_seconds",
         Kind::Histogram,
         "Time a write waited for its turn at the SQLite writer gate, by class (intake, background).",

@@ -111,8 +111,11 @@ struct LogRows<'a> {
 
 #[async_trait::async_trait]
 impl Companion for LogRows<'_> {
-    async fn write_sqlite(&self, conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
-        SqlBackend::<sqlx::Sqlite>::insert_logs_on(conn, self.logs).await.map(drop)
+    fn push_sqlite(&self, script: &mut sqlx::QueryBuilder<sqlx::Sqlite>) {
+        if !self.logs.is_empty() {
+            SqlBackend::<sqlx::Sqlite>::push_insert_logs(script, self.logs);
+            script.push(";\n");
+        }
     }
 
     async fn write_postgres(&self, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {

@@ -26,6 +26,7 @@
 //! policy).
 
 mod redis;
+mod script;
 mod sql;
 mod types;
 pub mod worker;
@@ -99,8 +100,10 @@ pub trait QueueBackend: Send + Sync {
 /// left waiting for a job that was not added.
 #[async_trait]
 pub trait Companion: Send + Sync {
-    /// Inside the SQLite queue's transaction, before the jobs.
-    async fn write_sqlite(&self, conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error>;
+    /// Appends the rows' statements, each ending in `;`, to the script the
+    /// SQLite queue runs in its transaction before the jobs' statements
+    /// (one hand-off to SQLite's connection thread for all of them).
+    fn push_sqlite(&self, script: &mut sqlx::QueryBuilder<sqlx::Sqlite>);
     /// Inside the PostgreSQL queue's transaction, before the jobs.
     async fn write_postgres(&self, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error>;
     /// On their own, when the queue is not in the same database.

@@ -18,7 +18,7 @@
 //! Heads are read with `ORDER BY … LIMIT 1`, never `MIN()`: on a table with
 //! stale statistics PostgreSQL may plan `MIN()` as a scan of the whole lane.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,6 +29,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{Database, FromRow, Pool, Postgres, QueryBuilder, Sqlite, Transaction};
 
+use super::script::ScriptTx;
 use super::types::*;
 use super::{Companion, QueueBackend};
 use crate::store::WriteGate;
@@ -160,23 +161,125 @@ impl Begin<Sqlite> for Tx {
     }
 }
 
-/// Runs a [`Companion`]'s writes in this backend's transaction.
+impl SqlQueue<Postgres> {
+    /// Inserts jobs (and their lanes) in `tx`; ids or dedupe keys
+    /// already taken return the existing job.
+    async fn insert_jobs(
+        tx: &mut Transaction<'static, Postgres>,
+        jobs: &[NewJob],
+    ) -> QueueResult<Vec<Enqueued>> {
+        let now = now_ms();
+        let mut out = Vec::with_capacity(jobs.len());
+        let mut lanes: BTreeSet<(&str, &str, bool)> = BTreeSet::new();
+        for chunk in jobs.chunks(CHUNK) {
+            let ids: Vec<String> = chunk.iter().map(NewJob::resolved_id).collect();
+            let mut q = QueryBuilder::<Postgres>::new("");
+            Self::push_insert_jobs(&mut q, chunk, &ids, now);
+            let inserted: Vec<(String, String)> = q.build_query_as().fetch_all(&mut **tx).await?;
+            let mut created: HashSet<(String, String)> = inserted.into_iter().collect();
+            for (job, id) in chunk.iter().zip(ids) {
+                // The same id twice in one call: the first is created.
+                if created.remove(&(job.queue.clone(), id.clone())) {
+                    lanes.insert((&job.queue, &job.lane, job.ordered));
+                    out.push(Enqueued::Created(id));
+                } else {
+                    out.push(Self::existing_job(tx, job, id).await?);
+                }
+            }
+        }
+        let lanes: Vec<_> = lanes.into_iter().collect();
+        for chunk in lanes.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Postgres>::new("");
+            Self::push_insert_lanes(&mut q, chunk);
+            q.build().execute(&mut **tx).await?;
+        }
+        for (queue, lanes) in &by_queue(&lanes) {
+            Self::refresh_lanes(tx, queue, lanes).await?;
+        }
+        Ok(out)
+    }
+}
+
+/// Adds jobs, with a companion's rows, in one transaction.
 #[async_trait]
-trait WriteIn<DB: Database> {
-    async fn write(rows: &dyn Companion, conn: &mut DB::Connection) -> Result<(), sqlx::Error>;
+trait Enqueue<DB: Database> {
+    async fn enqueue(
+        queue: &SqlQueue<DB>,
+        jobs: &[NewJob],
+        rows: Option<&dyn Companion>,
+    ) -> QueueResult<Vec<Enqueued>>;
 }
 
 #[async_trait]
-impl WriteIn<Postgres> for Tx {
-    async fn write(rows: &dyn Companion, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
-        rows.write_postgres(conn).await
+impl Enqueue<Postgres> for Tx {
+    async fn enqueue(
+        queue: &SqlQueue<Postgres>,
+        jobs: &[NewJob],
+        rows: Option<&dyn Companion>,
+    ) -> QueueResult<Vec<Enqueued>> {
+        let _turn = queue.gate.intake().await;
+        let mut tx = queue.pool.begin().await?;
+        if let Some(rows) = rows {
+            rows.write_postgres(&mut tx).await?;
+        }
+        let out = SqlQueue::<Postgres>::insert_jobs(&mut tx, jobs).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 }
 
 #[async_trait]
-impl WriteIn<Sqlite> for Tx {
-    async fn write(rows: &dyn Companion, conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
-        rows.write_sqlite(conn).await
+impl Enqueue<Sqlite> for Tx {
+    /// Everything but the commit in one script (see `script`): the rows,
+    /// the jobs, their lanes and the lanes' readiness. A job that collided
+    /// with an existing one is looked up before the commit.
+    async fn enqueue(
+        queue: &SqlQueue<Sqlite>,
+        jobs: &[NewJob],
+        rows: Option<&dyn Companion>,
+    ) -> QueueResult<Vec<Enqueued>> {
+        type Q = SqlQueue<Sqlite>;
+        if jobs.is_empty() && rows.is_none() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let ids: Vec<String> = jobs.iter().map(NewJob::resolved_id).collect();
+        let mut script = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE;\n");
+        if let Some(rows) = rows {
+            rows.push_sqlite(&mut script);
+        }
+        for (chunk, ids) in jobs.chunks(CHUNK).zip(ids.chunks(CHUNK)) {
+            Q::push_insert_jobs(&mut script, chunk, ids, now);
+            script.push(";\n");
+        }
+        // Every job's lane, created or not: refreshing a lane is idempotent.
+        let lanes: BTreeSet<(&str, &str, bool)> =
+            jobs.iter().map(|j| (j.queue.as_str(), j.lane.as_str(), j.ordered)).collect();
+        let lanes: Vec<_> = lanes.into_iter().collect();
+        for chunk in lanes.chunks(CHUNK) {
+            Q::push_insert_lanes(&mut script, chunk);
+            script.push(";\n");
+        }
+        for (name, names) in &by_queue(&lanes) {
+            for chunk in names.chunks(CHUNK) {
+                Q::push_refresh_lanes(&mut script, name, chunk.iter().map(String::as_str));
+                script.push(";\n");
+            }
+        }
+        let _turn = queue.gate.intake().await;
+        let (mut tx, inserted) = ScriptTx::run::<(String, String)>(&queue.pool, &mut script).await?;
+        let mut created: HashSet<(String, String)> = inserted.into_iter().collect();
+        let mut out = Vec::with_capacity(jobs.len());
+        for (job, id) in jobs.iter().zip(ids) {
+            // The same id twice in one call: the first is created.
+            if created.remove(&(job.queue.clone(), id.clone())) {
+                out.push(Enqueued::Created(id));
+            } else {
+                out.push(Q::existing_job(tx.conn(), job, id).await?);
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 }
 
@@ -211,6 +314,15 @@ const SERVE_LANE: &str = "UPDATE queue_lanes SET served = $3, ready_at = CASE
     END
     WHERE queue = $1 AND lane = $2";
 
+/// Lane names grouped by queue (lane refreshes are per queue).
+fn by_queue<'a>(lanes: &[(&'a str, &str, bool)]) -> BTreeMap<&'a str, Vec<String>> {
+    let mut out: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (queue, lane, _) in lanes {
+        out.entry(*queue).or_default().push((*lane).to_owned());
+    }
+    out
+}
+
 /// Ending an attempt of an unordered lane without requeueing it leaves the
 /// lane's readiness unchanged: no lane refresh (the hot path).
 fn touches_lane(job: &ClaimedJob, resolution: &Resolution) -> bool {
@@ -243,79 +355,68 @@ macro_rules! impl_sql_queue {
                 });
             }
 
-            /// Inserts jobs (and their lanes) in `tx`; ids or dedupe keys
-            /// already taken return the existing job.
-            async fn insert_jobs(tx: &mut Transaction<'static, $db>, jobs: &[NewJob]) -> QueueResult<Vec<Enqueued>> {
-                let now = now_ms();
-                let mut out = Vec::with_capacity(jobs.len());
-                let mut lanes: BTreeSet<(&str, &str, bool)> = BTreeSet::new();
-                for chunk in jobs.chunks(CHUNK) {
-                    let ids: Vec<String> = chunk.iter().map(NewJob::resolved_id).collect();
-                    // One multi-row insert per chunk; rows that collide with an
-                    // existing id or an active dedupe key are skipped.
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO queue_jobs (id, queue, lane, ordered, payload, state, attempts, max_attempts, \
-                         order_at, due_at, dedupe_key, enqueued_at, updated_at) ",
-                    );
-                    q.push_values(chunk.iter().zip(&ids), |mut row, (job, id)| {
-                        let run_at = job.run_at.unwrap_or(now);
-                        let max = i64::from(job.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1));
-                        row.push_bind(id.as_str())
-                            .push_bind(job.queue.as_str())
-                            .push_bind(job.lane.as_str())
-                            .push_bind(job.ordered)
-                            .push_bind(Json(&job.payload))
-                            .push_bind("queued")
-                            .push_bind(0_i32)
-                            .push_bind(max)
-                            .push_bind(run_at)
-                            .push_bind(run_at)
-                            .push_bind(job.dedupe_key.as_deref())
-                            .push_bind(now)
-                            .push_bind(now);
-                    });
-                    q.push(" ON CONFLICT DO NOTHING RETURNING queue, id");
-                    let inserted: Vec<(String, String)> = q.build_query_as().fetch_all(&mut **tx).await?;
-                    let mut created: std::collections::HashSet<(String, String)> = inserted.into_iter().collect();
-                    for (job, id) in chunk.iter().zip(ids) {
-                        // The same id twice in one call: the first is created.
-                        if created.remove(&(job.queue.clone(), id.clone())) {
-                            lanes.insert((&job.queue, &job.lane, job.ordered));
-                            out.push(Enqueued::Created(id));
-                            continue;
-                        }
-                        let existing = sqlx::query_as::<$db, (String,)>(
-                            "SELECT id FROM queue_jobs WHERE queue = $1 AND (id = $2 OR (dedupe_key = $3 \
-                             AND state IN ('queued', 'running'))) ORDER BY seq DESC LIMIT 1",
-                        )
-                        .bind(&job.queue)
-                        .bind(&id)
-                        .bind(job.dedupe_key.as_deref())
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                        match existing {
-                            Some((existing,)) => out.push(Enqueued::Existing(existing)),
-                            None => return Err(QueueError::Backend(format!("job {id} neither inserted nor found"))),
-                        }
-                    }
+            /// The multi-row insert of `jobs` under `ids`, returning the
+            /// `(queue, id)` of each row created; rows that collide with an
+            /// existing id or an active dedupe key are skipped.
+            fn push_insert_jobs(q: &mut QueryBuilder<$db>, jobs: &[NewJob], ids: &[String], now: i64) {
+                q.push(
+                    "INSERT INTO queue_jobs (id, queue, lane, ordered, payload, state, attempts, max_attempts, \
+                     order_at, due_at, dedupe_key, enqueued_at, updated_at) ",
+                );
+                q.push_values(jobs.iter().zip(ids), |mut row, (job, id)| {
+                    let run_at = job.run_at.unwrap_or(now);
+                    let max = i64::from(job.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1));
+                    row.push_bind(id.as_str())
+                        .push_bind(job.queue.as_str())
+                        .push_bind(job.lane.as_str())
+                        .push_bind(job.ordered)
+                        .push_bind(Json(&job.payload))
+                        .push_bind("queued")
+                        .push_bind(0_i32)
+                        .push_bind(max)
+                        .push_bind(run_at)
+                        .push_bind(run_at)
+                        .push_bind(job.dedupe_key.as_deref())
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                q.push(" ON CONFLICT DO NOTHING RETURNING queue, id");
+            }
+
+            /// The job that kept `job` (under `id`) from being inserted.
+            async fn existing_job(
+                conn: &mut <$db as Database>::Connection,
+                job: &NewJob,
+                id: String,
+            ) -> QueueResult<Enqueued> {
+                let existing = sqlx::query_as::<$db, (String,)>(
+                    "SELECT id FROM queue_jobs WHERE queue = $1 AND (id = $2 OR (dedupe_key = $3 \
+                     AND state IN ('queued', 'running'))) ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(&job.queue)
+                .bind(&id)
+                .bind(job.dedupe_key.as_deref())
+                .fetch_optional(&mut *conn)
+                .await?;
+                match existing {
+                    Some((existing,)) => Ok(Enqueued::Existing(existing)),
+                    None => Err(QueueError::Backend(format!("job {id} neither inserted nor found"))),
                 }
-                let lanes: Vec<_> = lanes.into_iter().collect();
-                for chunk in lanes.chunks(CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO queue_lanes (queue, lane, ordered, served, ready_at) ");
-                    q.push_values(chunk, |mut row, (queue, lane, ordered)| {
-                        row.push_bind(*queue).push_bind(*lane).push_bind(*ordered).push_bind(0_i64).push_bind(None::<i64>);
-                    });
-                    q.push(" ON CONFLICT (queue, lane) DO NOTHING");
-                    q.build().execute(&mut **tx).await?;
-                }
-                let mut by_queue: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-                for (queue, lane, _) in &lanes {
-                    by_queue.entry(*queue).or_default().push((*lane).to_owned());
-                }
-                for (queue, lanes) in &by_queue {
-                    Self::refresh_lanes(tx, queue, lanes).await?;
-                }
-                Ok(out)
+            }
+
+            /// Adds the lanes (queue, lane, ordered) not yet known.
+            fn push_insert_lanes(q: &mut QueryBuilder<$db>, lanes: &[(&str, &str, bool)]) {
+                q.push("INSERT INTO queue_lanes (queue, lane, ordered, served, ready_at) ");
+                q.push_values(lanes, |mut row, (queue, lane, ordered)| {
+                    row.push_bind(*queue).push_bind(*lane).push_bind(*ordered).push_bind(0_i64).push_bind(None::<i64>);
+                });
+                q.push(" ON CONFLICT (queue, lane) DO NOTHING");
+            }
+
+            /// Recomputes the readiness of `lanes` (at most `CHUNK`) of `queue`.
+            fn push_refresh_lanes<'l>(q: &mut QueryBuilder<$db>, queue: &str, lanes: impl IntoIterator<Item = &'l str>) {
+                q.push(REFRESH_LANES).push_bind(queue).push(" AND lane");
+                push_in(q, lanes);
             }
 
             /// Recomputes the readiness of `lanes` of `queue` (chunked statements).
@@ -326,9 +427,8 @@ macro_rules! impl_sql_queue {
             ) -> Result<(), sqlx::Error> {
                 let lanes: Vec<&String> = lanes.into_iter().collect();
                 for chunk in lanes.chunks(CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new(REFRESH_LANES);
-                    q.push_bind(queue).push(" AND lane");
-                    push_in(&mut q, chunk.iter().map(|l| l.as_str()));
+                    let mut q = QueryBuilder::<$db>::new("");
+                    Self::push_refresh_lanes(&mut q, queue, chunk.iter().map(|l| l.as_str()));
                     q.build().execute(&mut **tx).await?;
                 }
                 Ok(())
@@ -597,23 +697,13 @@ macro_rules! impl_sql_queue {
         #[async_trait]
         impl QueueBackend for SqlQueue<$db> {
             async fn enqueue(&self, jobs: &[NewJob]) -> QueueResult<Vec<Enqueued>> {
-                let _turn = self.gate.intake().await;
-                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
-                let out = Self::insert_jobs(&mut tx, jobs).await?;
-                tx.commit().await?;
-                Ok(out)
+                <Tx as Enqueue<$db>>::enqueue(self, jobs, None).await
             }
 
             async fn enqueue_with(&self, jobs: &[NewJob], rows: &dyn Companion) -> QueueResult<Vec<Enqueued>> {
                 // One writer turn and one commit for the rows and their jobs.
-                let _turn = self.gate.intake().await;
-                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
-                <Tx as WriteIn<$db>>::write(rows, &mut tx).await?;
-                let out = Self::insert_jobs(&mut tx, jobs).await?;
-                tx.commit().await?;
-                Ok(out)
+                <Tx as Enqueue<$db>>::enqueue(self, jobs, Some(rows)).await
             }
-
 
             async fn claim(&self, queue: &str, max: usize, lease: Duration) -> QueueResult<Vec<ClaimedJob>> {
                 // PostgreSQL may abort one of two colliding claims (deadlock

@@ -34,6 +34,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<Store> {
                 // its index pages from the OS on every claim; the cache only
                 // grows as pages are used.
                 .pragma("cache_size", "-16384")
+                // Checkpoints run in the background (`checkpoint.rs`), not in
+                // the commit that fills the WAL; this is only the safety net
+                // for a process that does not run the checkpointer.
+                .pragma("wal_autocheckpoint", "20000")
                 .log_slow_statements(tracing::log::LevelFilter::Warn, SLOW_STATEMENT);
             if let Some(dir) = options.get_filename().parent() {
                 ensure_private_dir(dir)?;

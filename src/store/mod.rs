@@ -5,9 +5,11 @@
 //! - `models.rs`  rows and inputs;
 //! - `backend.rs` the single SQL implementation, instantiated per database;
 //! - `connect.rs` pool construction from config (SQLite file in WAL mode);
+//! - `checkpoint.rs` SQLite WAL checkpoints in the background;
 //! - `migrate.rs` reversible migrations from `migrations/<backend>/`.
 
 mod backend;
+mod checkpoint;
 mod connect;
 mod gate;
 pub mod migrate;
@@ -85,6 +87,18 @@ pub enum Pool {
 }
 
 impl Store {
+    /// The SQLite WAL checkpointer (see `checkpoint`), to run until
+    /// `token` is cancelled; None on PostgreSQL.
+    pub fn checkpointer(
+        &self,
+        token: tokio_util::sync::CancellationToken,
+    ) -> Option<impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static> {
+        match &self.pool {
+            Pool::Sqlite(p) => Some(checkpoint::run(p.clone(), self.gate.clone(), token)),
+            Pool::Postgres(_) => None,
+        }
+    }
+
     pub fn new(pool: Pool) -> Self {
         match pool {
             Pool::Sqlite(p) => {

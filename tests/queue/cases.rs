@@ -456,35 +456,28 @@ impl Rows {
     }
 }
 
-impl Rows {
-    /// The same statements on either SQL backend's connection.
-    async fn write_in<DB: sqlx::Database>(&self, conn: &mut DB::Connection) -> Result<(), sqlx::Error>
-    where
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-    {
-        sqlx::query::<DB>(ROWS_TABLE).execute(&mut *conn).await?;
-        sqlx::query::<DB>(ROWS_INSERT).execute(&mut *conn).await?;
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        if self.fail {
-            sqlx::query::<DB>(ROWS_FAIL).execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-}
-
 const ROWS_TABLE: &str = "CREATE TABLE IF NOT EXISTS companion_rows (id TEXT PRIMARY KEY)";
 const ROWS_INSERT: &str = "INSERT INTO companion_rows (id) VALUES ('row')";
 const ROWS_FAIL: &str = "SELECT * FROM no_such_table";
 
 #[async_trait::async_trait]
 impl Companion for Rows {
-    async fn write_sqlite(&self, conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
-        self.write_in::<sqlx::Sqlite>(conn).await
+    fn push_sqlite(&self, script: &mut sqlx::QueryBuilder<sqlx::Sqlite>) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        script.push(format!("{ROWS_TABLE};\n{ROWS_INSERT};\n"));
+        if self.fail {
+            script.push(format!("{ROWS_FAIL};\n"));
+        }
     }
 
     async fn write_postgres(&self, conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
-        self.write_in::<sqlx::Postgres>(conn).await
+        sqlx::query(ROWS_TABLE).execute(&mut *conn).await?;
+        sqlx::query(ROWS_INSERT).execute(&mut *conn).await?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        if self.fail {
+            sqlx::query(ROWS_FAIL).execute(&mut *conn).await?;
+        }
+        Ok(())
     }
 
     async fn write(&self) -> Result<(), String> {

@@ -1,0 +1,158 @@
+//! SQLite transactions run as one script: several statements in one hand-off.
+//!
+//! sqlx runs every SQLite statement on the connection's own thread and
+//! hands each one over and back (about 100 µs a round trip on two busy
+//! cores, more than the statement itself). The accept path (log rows, jobs,
+//! lanes, lane refresh) used six such round trips per batch inside the
+//! single writer's turn. sqlx runs a text of several `;`-separated
+//! statements in one hand-off, binding `?` arguments in order across them;
+//! `BEGIN IMMEDIATE` opens the script, and the caller commits once it has
+//! looked at what the statements returned.
+//!
+//! sqlx does not know about a transaction begun in a script, so this guard
+//! owns the connection until COMMIT or ROLLBACK: when dropped (an error, or
+//! the future cancelled) without either, it closes the connection instead
+//! of returning it to the pool mid-transaction, and SQLite rolls back.
+
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, Pool, QueryBuilder, Sqlite, SqliteConnection};
+
+/// An open transaction begun by a script.
+pub(super) struct ScriptTx {
+    conn: Option<PoolConnection<Sqlite>>,
+}
+
+impl ScriptTx {
+    /// Runs `script` (which must begin with `BEGIN IMMEDIATE;`) and returns
+    /// every row its statements returned, in order.
+    pub async fn run<T>(
+        pool: &Pool<Sqlite>,
+        script: &mut QueryBuilder<Sqlite>,
+    ) -> Result<(Self, Vec<T>), sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
+    {
+        // The guard holds the connection from the start: a cancelled run
+        // may have begun the transaction.
+        let mut tx = Self { conn: Some(pool.acquire().await?) };
+        let result = script.build_query_as::<T>().fetch_all(tx.conn()).await;
+        match result {
+            Ok(rows) => Ok((tx, rows)),
+            Err(e) => {
+                tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The connection, for statements inside the transaction.
+    pub fn conn(&mut self) -> &mut SqliteConnection {
+        self.conn.as_mut().expect("an open script transaction has its connection")
+    }
+
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        match sqlx::query("COMMIT").execute(self.conn()).await {
+            Ok(_) => {
+                self.conn.take();
+                Ok(())
+            }
+            Err(e) => {
+                self.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Rolls back; a connection that cannot is closed (see `Drop`). A
+    /// script that failed before BEGIN, or a statement error that already
+    /// ended the transaction, makes ROLLBACK fail harmlessly: "no
+    /// transaction is active" means the connection is clean.
+    pub async fn rollback(&mut self) {
+        let Some(conn) = self.conn.as_mut() else { return };
+        match sqlx::query("ROLLBACK").execute(&mut **conn).await {
+            Ok(_) => {
+                self.conn.take();
+            }
+            Err(e) if e.to_string().contains("no transaction is active") => {
+                self.conn.take();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "rollback of a script transaction failed; closing its connection")
+            }
+        }
+    }
+}
+
+impl Drop for ScriptTx {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Never back to the pool with a transaction open: closed, it
+            // rolls back, and the pool opens a replacement.
+            drop(conn.detach());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    use super::*;
+
+    /// One connection, so every step reuses the connection the last left.
+    async fn pool(dir: &tempfile::TempDir) -> Pool<Sqlite> {
+        let options = SqliteConnectOptions::new().filename(dir.path().join("t.db")).create_if_missing(true);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)").execute(&pool).await.unwrap();
+        pool
+    }
+
+    async fn values(pool: &Pool<Sqlite>) -> Vec<String> {
+        sqlx::query_scalar("SELECT v FROM t ORDER BY id").fetch_all(pool).await.unwrap()
+    }
+
+    fn script(values: &[&str]) -> QueryBuilder<Sqlite> {
+        let mut q = QueryBuilder::new("BEGIN IMMEDIATE;\n");
+        for v in values {
+            q.push("INSERT INTO t (v) VALUES (").push_bind(v.to_string()).push(") RETURNING v;\n");
+        }
+        q
+    }
+
+    #[tokio::test]
+    async fn arguments_bind_across_statements_and_rows_come_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let (tx, rows) = ScriptTx::run::<(String,)>(&pool, &mut script(&["a", "b", "c"])).await.unwrap();
+        assert_eq!(rows, [("a".into(),), ("b".into(),), ("c".into(),)]);
+        tx.commit().await.unwrap();
+        assert_eq!(values(&pool).await, ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_failing_statement_rolls_back_the_statements_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let mut failing = script(&["a"]);
+        failing.push("INSERT INTO t (v) VALUES (NULL);\n");
+        assert!(ScriptTx::run::<(String,)>(&pool, &mut failing).await.is_err());
+        assert!(values(&pool).await.is_empty(), "the first insert was rolled back");
+        // The pool's only connection is clean: a new transaction begins on it.
+        let (tx, _) = ScriptTx::run::<(String,)>(&pool, &mut script(&["b"])).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(values(&pool).await, ["b"]);
+    }
+
+    #[tokio::test]
+    async fn an_uncommitted_script_never_reaches_the_pool_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let (tx, _) = ScriptTx::run::<(String,)>(&pool, &mut script(&["a"])).await.unwrap();
+        drop(tx);
+        assert!(values(&pool).await.is_empty(), "dropped without commit: rolled back");
+        let (tx, _) = ScriptTx::run::<(String,)>(&pool, &mut script(&["b"])).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(values(&pool).await, ["b"]);
+    }
+}
