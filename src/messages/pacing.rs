@@ -48,15 +48,49 @@ struct Bucket {
     at: Instant,
 }
 
+/// Held slots kept at most; beyond it, slots long past are forgotten.
+const MAX_HELD: usize = 100_000;
+/// A held slot this far in the past belongs to a job that is not coming back.
+const STALE_HOLD: Duration = Duration::from_secs(600);
+
 #[derive(Default)]
 pub struct Pacer {
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Send slots reserved by messages put off until then, by message id.
+    held: Mutex<HashMap<String, Instant>>,
 }
 
 impl Pacer {
+    /// The wait before `message` may be sent: the slot it was given when it
+    /// was put off before, otherwise a new one (`acquire`). A message put
+    /// off keeps its slot (`hold`) instead of giving the token back: a
+    /// backlog over many chats is then claimed about twice per message (to
+    /// get a slot, then to send in it) instead of once per second until its
+    /// turn comes, which kept the queue's writer busy with nothing but
+    /// claims and put-offs.
+    pub fn slot(&self, session: &str, message: &str, s: PaceSettings, now: Instant) -> Duration {
+        if !s.enabled {
+            return Duration::ZERO;
+        }
+        if let Some(at) = self.held.lock().unwrap_or_else(|e| e.into_inner()).remove(message) {
+            return at.saturating_duration_since(now);
+        }
+        self.acquire(session, s, now)
+    }
+
+    /// Keeps `message`'s slot, `at`, for when it comes back.
+    pub fn hold(&self, message: &str, at: Instant) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if held.len() >= MAX_HELD {
+            let now = Instant::now();
+            held.retain(|_, slot| now.saturating_duration_since(*slot) < STALE_HOLD);
+        }
+        held.insert(message.to_owned(), at);
+    }
+
     /// Takes a token for one send now, returning how long to wait before
     /// sending (zero when a token was there). The token is reserved even
-    /// when waiting; `refund` gives it back if the send is put off instead.
+    /// when waiting.
     pub fn acquire(&self, session: &str, s: PaceSettings, now: Instant) -> Duration {
         if !s.enabled {
             return Duration::ZERO;
@@ -72,12 +106,6 @@ impl Pacer {
             Duration::ZERO
         } else {
             Duration::from_secs_f64(-bucket.tokens / s.per_second)
-        }
-    }
-
-    pub fn refund(&self, session: &str) {
-        if let Some(b) = self.buckets.lock().unwrap_or_else(|e| e.into_inner()).get_mut(session) {
-            b.tokens += 1.0;
         }
     }
 }
@@ -104,21 +132,28 @@ mod tests {
     }
 
     #[test]
-    fn refund_and_disabled() {
+    fn a_message_put_off_keeps_its_slot_and_the_next_gets_the_one_after() {
         let p = Pacer::default();
         let t0 = Instant::now();
         let one = PaceSettings { burst: 1, ..S };
-        assert_eq!(p.acquire("a", one, t0), Duration::ZERO);
-        assert_eq!(p.acquire("a", one, t0), Duration::from_millis(500));
-        p.refund("a");
-        assert_eq!(
-            p.acquire("a", one, t0),
-            Duration::from_millis(500),
-            "the refunded token is reserved again"
-        );
+        assert_eq!(p.slot("a", "m1", one, t0), Duration::ZERO);
+        let wait = p.slot("a", "m2", one, t0);
+        assert_eq!(wait, Duration::from_millis(500));
+        p.hold("m2", t0 + wait);
+        assert_eq!(p.slot("a", "m3", one, t0), Duration::from_millis(1000), "m2's slot stays taken");
+        // m2 comes back: its own slot, no new token (m4 still queues after m3).
+        assert_eq!(p.slot("a", "m2", one, t0 + Duration::from_millis(400)), Duration::from_millis(100));
+        assert_eq!(p.slot("a", "m4", one, t0), Duration::from_millis(1500));
+        assert_eq!(p.slot("a", "m2", one, t0), Duration::from_millis(2000), "a slot is used once");
+    }
+
+    #[test]
+    fn disabled() {
+        let p = Pacer::default();
+        let t0 = Instant::now();
         let off = PaceSettings { enabled: false, ..S };
         for _ in 0..100 {
-            assert_eq!(p.acquire("c", off, t0), Duration::ZERO);
+            assert_eq!(p.slot("c", "m", off, t0), Duration::ZERO);
         }
     }
 

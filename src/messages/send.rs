@@ -142,9 +142,10 @@ impl SendHandler {
         };
         let metadata = handle.map(|h| h.metadata.clone()).unwrap_or_default();
         let pace = PaceSettings::for_session(&self.config, &metadata);
-        let wait = self.pacer.acquire(&job.session_id, pace, Instant::now());
+        let now = Instant::now();
+        let wait = self.pacer.slot(&job.session_id, &job.message_id, pace, now);
         if wait > MAX_PACING_SLEEP {
-            self.pacer.refund(&job.session_id);
+            self.pacer.hold(&job.message_id, now + wait);
             return Ok(Some(wait));
         }
         let jitter = if pace.enabled && self.config.pacing_jitter_ms > 0 {
