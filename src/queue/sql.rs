@@ -176,16 +176,13 @@ impl SqlQueue<Postgres> {
             let mut q = QueryBuilder::<Postgres>::new("");
             Self::push_insert_jobs(&mut q, chunk, &ids, now);
             let inserted: Vec<(String, String)> = q.build_query_as().fetch_all(&mut **tx).await?;
-            let mut created: HashSet<(String, String)> = inserted.into_iter().collect();
-            for (job, id) in chunk.iter().zip(ids) {
-                // The same id twice in one call: the first is created.
-                if created.remove(&(job.queue.clone(), id.clone())) {
+            let results = Self::sort_out(tx, chunk, ids, inserted).await?;
+            for (job, result) in chunk.iter().zip(&results) {
+                if matches!(result, Enqueued::Created(_)) {
                     lanes.insert((&job.queue, &job.lane, job.ordered));
-                    out.push(Enqueued::Created(id));
-                } else {
-                    out.push(Self::existing_job(tx, job, id).await?);
                 }
             }
+            out.extend(results);
         }
         let lanes: Vec<_> = lanes.into_iter().collect();
         for chunk in lanes.chunks(CHUNK) {
@@ -268,16 +265,7 @@ impl Enqueue<Sqlite> for Tx {
         }
         let _turn = queue.gate.intake().await;
         let (mut tx, inserted) = ScriptTx::run::<(String, String)>(&queue.pool, &mut script).await?;
-        let mut created: HashSet<(String, String)> = inserted.into_iter().collect();
-        let mut out = Vec::with_capacity(jobs.len());
-        for (job, id) in jobs.iter().zip(ids) {
-            // The same id twice in one call: the first is created.
-            if created.remove(&(job.queue.clone(), id.clone())) {
-                out.push(Enqueued::Created(id));
-            } else {
-                out.push(Q::existing_job(tx.conn(), job, id).await?);
-            }
-        }
+        let out = Q::sort_out(tx.conn(), jobs, ids, inserted).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -383,25 +371,39 @@ macro_rules! impl_sql_queue {
                 q.push(" ON CONFLICT DO NOTHING RETURNING queue, id");
             }
 
-            /// The job that kept `job` (under `id`) from being inserted.
-            async fn existing_job(
+            /// What became of each of `jobs` (under `ids`), given the
+            /// `(queue, id)` rows their insert returned: created, or the
+            /// existing job that kept it out (looked up on `conn`, inside
+            /// the insert's transaction).
+            async fn sort_out(
                 conn: &mut <$db as Database>::Connection,
-                job: &NewJob,
-                id: String,
-            ) -> QueueResult<Enqueued> {
-                let existing = sqlx::query_as::<$db, (String,)>(
-                    "SELECT id FROM queue_jobs WHERE queue = $1 AND (id = $2 OR (dedupe_key = $3 \
-                     AND state IN ('queued', 'running'))) ORDER BY seq DESC LIMIT 1",
-                )
-                .bind(&job.queue)
-                .bind(&id)
-                .bind(job.dedupe_key.as_deref())
-                .fetch_optional(&mut *conn)
-                .await?;
-                match existing {
-                    Some((existing,)) => Ok(Enqueued::Existing(existing)),
-                    None => Err(QueueError::Backend(format!("job {id} neither inserted nor found"))),
+                jobs: &[NewJob],
+                ids: Vec<String>,
+                inserted: Vec<(String, String)>,
+            ) -> QueueResult<Vec<Enqueued>> {
+                let mut created: HashSet<(String, String)> = inserted.into_iter().collect();
+                let mut out = Vec::with_capacity(jobs.len());
+                for (job, id) in jobs.iter().zip(ids) {
+                    // The same id twice in one call: the first is created.
+                    if created.remove(&(job.queue.clone(), id.clone())) {
+                        out.push(Enqueued::Created(id));
+                        continue;
+                    }
+                    let existing = sqlx::query_as::<$db, (String,)>(
+                        "SELECT id FROM queue_jobs WHERE queue = $1 AND (id = $2 OR (dedupe_key = $3 \
+                         AND state IN ('queued', 'running'))) ORDER BY seq DESC LIMIT 1",
+                    )
+                    .bind(&job.queue)
+                    .bind(&id)
+                    .bind(job.dedupe_key.as_deref())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    match existing {
+                        Some((existing,)) => out.push(Enqueued::Existing(existing)),
+                        None => return Err(QueueError::Backend(format!("job {id} neither inserted nor found"))),
+                    }
                 }
+                Ok(out)
             }
 
             /// Adds the lanes (queue, lane, ordered) not yet known.

@@ -19,6 +19,18 @@ use super::models::*;
 use super::repos::*;
 use super::{StoreResult, WriteGate, push_in};
 
+/// `indices` grouped by the session `session_of` names for each.
+fn by_session<'a>(
+    indices: impl IntoIterator<Item = usize>,
+    session_of: impl Fn(usize) -> &'a String,
+) -> std::collections::BTreeMap<&'a str, Vec<usize>> {
+    let mut sessions: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for i in indices {
+        sessions.entry(session_of(i).as_str()).or_default().push(i);
+    }
+    sessions
+}
+
 /// One database's pool, implementing every repository trait.
 pub struct SqlBackend<DB: Database> {
     pub(crate) pool: Pool<DB>,
@@ -96,16 +108,16 @@ macro_rules! impl_repos {
                      wa_message_id = CASE message_id",
                 );
                 for &i in picked {
-                    q.push(" WHEN ").push_bind(rows[i].1.clone()).push(" THEN ").push_bind(rows[i].2.clone());
+                    q.push(" WHEN ").push_bind(rows[i].1.as_str()).push(" THEN ").push_bind(rows[i].2.as_str());
                 }
                 q.push(" ELSE wa_message_id END, error = NULL, sent_at = COALESCE(sent_at, ")
                     .push_bind(now)
                     .push("), updated_at = ")
                     .push_bind(now)
                     .push(" WHERE session_id = ")
-                    .push_bind(session.to_owned())
+                    .push_bind(session)
                     .push(" AND message_id");
-                push_in(&mut q, picked.iter().map(|&i| rows[i].1.clone()));
+                push_in(&mut q, picked.iter().map(|&i| rows[i].1.as_str()));
                 q.push(concat!(" AND status <> 'failed' RETURNING ", log_cols!()));
                 q
             }
@@ -511,27 +523,15 @@ macro_rules! impl_repos {
                 if rows.is_empty() {
                     return Ok(Vec::new());
                 }
-                // One multi-row UPDATE per session (one in practice).
-                let mut sessions: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
-                for (i, (session, _, _)) in rows.iter().enumerate() {
-                    sessions.entry(session.as_str()).or_default().push(i);
-                }
+                // One multi-row UPDATE per session (one in practice), each on
+                // its own: every row's update stands alone and repeats safely.
                 let now = Utc::now();
                 let _turn = self.gate.background().await;
-                let updated = if sessions.len() == 1 {
-                    let (session, picked) = sessions.pop_first().expect("one session");
+                let mut updated = Vec::with_capacity(rows.len());
+                for (session, picked) in by_session(0..rows.len(), |i| &rows[i].0) {
                     let mut q = Self::sent_update(session, &picked, rows, now);
-                    q.build_query_as::<MessageLog>().fetch_all(&self.pool).await?
-                } else {
-                    let mut tx = self.pool.begin().await?;
-                    let mut updated = Vec::with_capacity(rows.len());
-                    for (session, picked) in &sessions {
-                        let mut q = Self::sent_update(session, picked, rows, now);
-                        updated.extend(q.build_query_as::<MessageLog>().fetch_all(&mut *tx).await?);
-                    }
-                    tx.commit().await?;
-                    updated
-                };
+                    updated.extend(q.build_query_as::<MessageLog>().fetch_all(&self.pool).await?);
+                }
                 let mut by_key: std::collections::HashMap<(String, String), MessageLog> =
                     updated.into_iter().map(|l| ((l.session_id.clone(), l.message_id.clone()), l)).collect();
                 Ok(rows.iter().map(|(s, m, _)| by_key.remove(&(s.clone(), m.clone()))).collect())
@@ -635,11 +635,7 @@ macro_rules! impl_repos {
                     // benchmark's slow mode); a list is one index probe per id
                     // or at worst one pass over the session's rows. The index is
                     // partial, so `IS NOT NULL` is spelled out for it to match.
-                    let mut sessions: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
-                    for &i in &picked {
-                        sessions.entry(rows[i].0.as_str()).or_default().push(i);
-                    }
-                    for (session, picked) in sessions {
+                    for (session, picked) in by_session(picked, |i| &rows[i].0) {
                         for chunk in picked.chunks(500) {
                             let mut q = QueryBuilder::<$db>::new(format!(
                                 "UPDATE message_logs SET status = '{step}', {column} = COALESCE({column}, "
