@@ -41,6 +41,20 @@ async fn delivery_settled(app: &TestApp) -> Value {
     }
 }
 
+/// One delivery once it reaches `status` (or after 15 s, for the assertion
+/// to report): the receiver has an event a moment before its record moves.
+async fn delivery_done(app: &TestApp, id: impl std::fmt::Display, status: &str) -> Value {
+    let path = format!("/sessions/s/webhooks/deliveries/{id}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let one = get_json(app, &path).await;
+        if one["status"] == status || tokio::time::Instant::now() >= deadline {
+            return one;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn signed_events_arrive(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, CONFIG).await else { return };
     let rx = Receiver::start().await;
@@ -164,7 +178,7 @@ async fn failures_retry_then_dead_letter_and_replay() {
     assert_eq!(res.status(), 202);
     assert_eq!(res.json::<Value>().await.unwrap()["replayed"], 1);
     eventually(|| rx.events_of("session.status").iter().any(|e| e["data"]["status"] == "probe-2")).await;
-    let again = get_json(&app, &format!("/sessions/s/webhooks/deliveries/{}", dead["id"])).await;
+    let again = delivery_done(&app, &dead["id"], "delivered").await;
     assert_eq!(again["status"], "delivered");
     let res = app
         .authed(Method::POST, &format!("/sessions/s/webhooks/deliveries/{}/retry", dead["id"]))
@@ -315,7 +329,7 @@ async fn a_delivery_that_lost_its_job_is_queued_again() {
     // Its job exists now: a second sweep does not queue it again.
     assert_eq!(dispatcher.requeue_unattempted(Duration::ZERO).await.unwrap(), 0);
     eventually(|| rx.events_of("session.status").iter().any(|e| e["id"] == event_id)).await;
-    let one = get_json(&app, &format!("/sessions/s/webhooks/deliveries/{}", stored[0].id)).await;
+    let one = delivery_done(&app, stored[0].id, "delivered").await;
     assert_eq!(one["status"], "delivered");
     assert_eq!(one["attempts"], 1);
     app.stop().await.unwrap();
