@@ -1,6 +1,7 @@
 //! Group commit for the message log and the send queue: each kind of
-//! write (accept, sent, receipts, incoming) goes through its own
-//! [`Batcher`], so a busy gateway writes rows in large transactions.
+//! write (accept, progress — `sent` marks and receipts —, incoming) goes
+//! through its own [`Batcher`], so a busy gateway writes rows in large
+//! transactions.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,9 +17,17 @@ use crate::wa::Receipt;
 #[derive(Clone)]
 pub struct LogWriter {
     accept: Batcher<(NewMessageLog, NewJob), Result<(), String>>,
-    sent: Batcher<(String, String, String), Result<Option<MessageLog>, String>>,
-    receipts: Batcher<(String, Receipt), ()>,
+    /// `sent` marks and receipts share one transaction per batch: a
+    /// message's send and its first receipts usually arrive together, and
+    /// one commit writes their shared pages once.
+    progress: Batcher<Progress, Result<Option<MessageLog>, String>>,
     incoming: Batcher<NewMessageLog, ()>,
+}
+
+enum Progress {
+    /// (session, message id, WhatsApp id)
+    Sent(String, String, String),
+    Receipt(String, Receipt),
 }
 
 impl LogWriter {
@@ -36,25 +45,10 @@ impl LogWriter {
                 }
             }
         });
-        let s = store.clone();
-        let sent = Batcher::spawn("sent", move |items: Vec<(String, String, String)>| {
-            let s = s.clone();
-            async move {
-                let n = items.len();
-                // Rows in (session, WhatsApp id) order, like receipts: two
-                // batches touching the same rows lock them in the same order.
-                let order = sorted_by(&items, |(session, _, wa)| (session.clone(), wa.clone()));
-                let sorted: Vec<_> = order.iter().map(|&i| items[i].clone()).collect();
-                match retry(|| s.message_logs.mark_sent_many(&sorted)).await {
-                    Ok(rows) => unsort(rows, &order).into_iter().map(Ok).collect(),
-                    Err(e) => vec![Err(e.to_string()); n],
-                }
-            }
-        });
         let (s, h) = (store.clone(), hub);
-        let receipts = Batcher::spawn("receipts", move |items: Vec<(String, Receipt)>| {
+        let progress = Batcher::spawn("progress", move |items: Vec<Progress>| {
             let (s, h) = (s.clone(), h.clone());
-            async move { apply_receipts(&s, &h, items).await }
+            async move { record_progress(&s, &h, items).await }
         });
         let s = store;
         let incoming = Batcher::spawn("incoming", move |items: Vec<NewMessageLog>| {
@@ -66,7 +60,7 @@ impl LogWriter {
                 vec![(); items.len()]
             }
         });
-        Self { accept, sent, receipts, incoming }
+        Self { accept, progress, incoming }
     }
 
     /// Writes the message's row and queues its job; Ok once both are durable.
@@ -80,13 +74,13 @@ impl LogWriter {
         message_id: &str,
         wa_id: &str,
     ) -> Result<Option<MessageLog>, String> {
-        let item = (session.to_owned(), message_id.to_owned(), wa_id.to_owned());
-        self.sent.call(item).await.unwrap_or_else(|| Err("the log writer stopped".into()))
+        let item = Progress::Sent(session.to_owned(), message_id.to_owned(), wa_id.to_owned());
+        self.progress.call(item).await.unwrap_or_else(|| Err("the log writer stopped".into()))
     }
 
     /// Applies a receipt (one id) in the background; events follow.
     pub async fn receipt(&self, session: &str, receipt: Receipt) {
-        self.receipts.submit((session.to_owned(), receipt)).await;
+        self.progress.submit(Progress::Receipt(session.to_owned(), receipt)).await;
     }
 
     pub async fn incoming(&self, log: NewMessageLog) {
@@ -137,9 +131,29 @@ impl Companion for LogRows<'_> {
     }
 }
 
-async fn apply_receipts(store: &Store, hub: &EventHub, items: Vec<(String, Receipt)>) -> Vec<()> {
+/// One batch of `sent` marks and receipts: one result per item (a
+/// receipt's is only for the batcher; its events go out from here).
+async fn record_progress(
+    store: &Store,
+    hub: &EventHub,
+    items: Vec<Progress>,
+) -> Vec<Result<Option<MessageLog>, String>> {
     let n = items.len();
-    let rows: Vec<(String, String, &'static str)> = items
+    let (mut sent, mut sent_at, mut receipts, mut receipt_at) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, item) in items.into_iter().enumerate() {
+        match item {
+            Progress::Sent(session, message, wa) => {
+                sent.push((session, message, wa));
+                sent_at.push(i);
+            }
+            Progress::Receipt(session, receipt) => {
+                receipts.push((session, receipt));
+                receipt_at.push(i);
+            }
+        }
+    }
+    let steps: Vec<(String, String, &'static str)> = receipts
         .iter()
         .map(|(session, r)| {
             let step = match r.ack {
@@ -151,16 +165,42 @@ async fn apply_receipts(store: &Store, hub: &EventHub, items: Vec<(String, Recei
             (session.clone(), r.ids.first().map(|i| i.as_str().to_owned()).unwrap_or_default(), step)
         })
         .collect();
-    let order = sorted_by(&rows, |(session, wa, _)| (session.clone(), wa.clone()));
-    let sorted: Vec<_> = order.iter().map(|&i| rows[i].clone()).collect();
-    let results = match retry(|| store.message_logs.advance_many(&sorted)).await {
-        Ok(results) => unsort(results, &order),
+    // Rows in (session, WhatsApp id) order: two batches touching the same
+    // rows lock them in the same order.
+    let sent_order = sorted_by(&sent, |(session, _, wa)| (session.clone(), wa.clone()));
+    let sent_sorted: Vec<_> = sent_order.iter().map(|&i| sent[i].clone()).collect();
+    let step_order = sorted_by(&steps, |(session, wa, _)| (session.clone(), wa.clone()));
+    let steps_sorted: Vec<_> = step_order.iter().map(|&i| steps[i].clone()).collect();
+    let mut out: Vec<Result<Option<MessageLog>, String>> = (0..n).map(|_| Ok(None)).collect();
+    let (marked, moved) = match retry(|| store.message_logs.record_progress(&sent_sorted, &steps_sorted))
+        .await
+    {
+        Ok((marked, moved)) => (unsort(marked, &sent_order), unsort(moved, &step_order)),
         Err(e) => {
-            tracing::warn!(error = %e, count = n, "could not apply receipts");
-            return vec![(); n];
+            tracing::warn!(error = %e, sent = sent.len(), receipts = steps.len(), "could not record message progress");
+            for &i in &sent_at {
+                out[i] = Err(e.to_string());
+            }
+            return out;
         }
     };
-    for ((session, receipt), (row, result)) in items.into_iter().zip(rows.iter().zip(results)) {
+    for (&i, log) in sent_at.iter().zip(marked) {
+        out[i] = Ok(log);
+    }
+    publish_receipts(store, hub, receipts, &steps, moved).await;
+    out
+}
+
+/// Events for applied receipts; a receipt for a message the gateway did not
+/// send (e.g. from the phone) is passed on as `message.ack`.
+async fn publish_receipts(
+    store: &Store,
+    hub: &EventHub,
+    receipts: Vec<(String, Receipt)>,
+    steps: &[(String, String, &'static str)],
+    moved: Vec<Option<MessageLog>>,
+) {
+    for ((session, receipt), (row, result)) in receipts.into_iter().zip(steps.iter().zip(moved)) {
         match result {
             Some(log) => {
                 metrics::counter!("wag_message_receipts_total", "status" => row.2).increment(1);
@@ -168,7 +208,6 @@ async fn apply_receipts(store: &Store, hub: &EventHub, items: Vec<(String, Recei
             }
             None => match store.message_logs.find_by_wa_id(&session, &row.1).await {
                 Ok(Some(_)) => {} // known, and already as far or further: a late receipt
-                // A message the gateway did not send (e.g. from the phone): pass the receipt on.
                 Ok(None) => {
                     hub.publish(&session, "message.ack", serde_json::to_value(receipt).unwrap_or_default())
                 }
@@ -176,7 +215,6 @@ async fn apply_receipts(store: &Store, hub: &EventHub, items: Vec<(String, Recei
             },
         }
     }
-    vec![(); n]
 }
 
 /// Indices of `items` sorted by `key`.

@@ -142,7 +142,13 @@ impl Queue {
                 Arc::new(RedisQueue::new(conn.clone(), &config.redis.key_prefix))
             }
             (QueueBackendKind::Database, _) | (QueueBackendKind::Auto, None) => match store.pool() {
-                Pool::Sqlite(p) => Arc::new(SqlQueue::new(p.clone()).with_gate(store.write_gate())),
+                Pool::Sqlite(p) => {
+                    let writer = match store.writer() {
+                        Pool::Sqlite(w) => w.clone(),
+                        Pool::Postgres(_) => p.clone(),
+                    };
+                    Arc::new(SqlQueue::new(p.clone()).with_writer(store.write_gate(), writer))
+                }
                 Pool::Postgres(p) => Arc::new(SqlQueue::new(p.clone())),
             },
         };

@@ -46,6 +46,22 @@ impl ScriptTx {
         }
     }
 
+    /// Runs `script`, a whole transaction from `BEGIN IMMEDIATE;` to
+    /// `COMMIT;`, in one hand-off; returns the rows its statements returned.
+    /// A failing statement stops the script and rolls everything back.
+    pub async fn run_committed<T>(
+        pool: &Pool<Sqlite>,
+        script: &mut QueryBuilder<Sqlite>,
+    ) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
+    {
+        let (mut tx, rows) = Self::run(pool, script).await?;
+        // Committed by the script: the connection goes back to the pool.
+        tx.conn.take();
+        Ok(rows)
+    }
+
     /// The connection, for statements inside the transaction.
     pub fn conn(&mut self) -> &mut SqliteConnection {
         self.conn.as_mut().expect("an open script transaction has its connection")
@@ -142,6 +158,25 @@ mod tests {
         let (tx, _) = ScriptTx::run::<(String,)>(&pool, &mut script(&["b"])).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(values(&pool).await, ["b"]);
+    }
+
+    #[tokio::test]
+    async fn a_script_that_commits_itself_leaves_a_clean_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let mut whole = script(&["a", "b"]);
+        whole.push("COMMIT;\n");
+        let rows = ScriptTx::run_committed::<(String,)>(&pool, &mut whole).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(values(&pool).await, ["a", "b"]);
+        let mut failing = script(&["c"]);
+        failing.push("INSERT INTO t (v) VALUES (NULL);\nCOMMIT;\n");
+        assert!(ScriptTx::run_committed::<(String,)>(&pool, &mut failing).await.is_err());
+        assert_eq!(values(&pool).await, ["a", "b"], "the failed script left nothing behind");
+        let mut next = script(&["d"]);
+        next.push("COMMIT;\n");
+        ScriptTx::run_committed::<(String,)>(&pool, &mut next).await.unwrap();
+        assert_eq!(values(&pool).await, ["a", "b", "d"]);
     }
 
     #[tokio::test]

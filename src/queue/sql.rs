@@ -43,6 +43,8 @@ const VACUUM_EVERY: u64 = 1_000;
 
 pub struct SqlQueue<DB: Database> {
     pool: Pool<DB>,
+    /// The connection the gated writes use (see [`Self::with_writer`]).
+    writer: Pool<DB>,
     gate: WriteGate,
     claimed: Arc<AtomicU64>,
     vacuuming: Arc<AtomicBool>,
@@ -52,6 +54,7 @@ pub struct SqlQueue<DB: Database> {
 impl<DB: Database> SqlQueue<DB> {
     pub fn new(pool: Pool<DB>) -> Self {
         Self {
+            writer: pool.clone(),
             pool,
             gate: WriteGate::open(),
             claimed: Arc::new(AtomicU64::new(0)),
@@ -62,9 +65,11 @@ impl<DB: Database> SqlQueue<DB> {
 
     /// Claims, enqueues and results take `gate` (the store's SQLite writer
     /// gate), so they queue behind the message log's writes instead of
-    /// sleeping in SQLite's busy handler.
-    pub fn with_gate(mut self, gate: WriteGate) -> Self {
+    /// sleeping in SQLite's busy handler, and run on `writer`, the store's
+    /// one writing connection (see `Store::writer`).
+    pub fn with_writer(mut self, gate: WriteGate, writer: Pool<DB>) -> Self {
         self.gate = gate;
+        self.writer = writer;
         self
     }
 }
@@ -215,7 +220,7 @@ impl Enqueue<Postgres> for Tx {
         rows: Option<&dyn Companion>,
     ) -> QueueResult<Vec<Enqueued>> {
         let _turn = queue.gate.intake().await;
-        let mut tx = queue.pool.begin().await?;
+        let mut tx = queue.writer.begin().await?;
         if let Some(rows) = rows {
             rows.write_postgres(&mut tx).await?;
         }
@@ -264,10 +269,71 @@ impl Enqueue<Sqlite> for Tx {
             }
         }
         let _turn = queue.gate.intake().await;
-        let (mut tx, inserted) = ScriptTx::run::<(String, String)>(&queue.pool, &mut script).await?;
+        let (mut tx, inserted) = ScriptTx::run::<(String, String)>(&queue.writer, &mut script).await?;
         let out = Q::sort_out(tx.conn(), jobs, ids, inserted).await?;
         tx.commit().await?;
         Ok(out)
+    }
+}
+
+/// The common end of a batch of attempts, every job done, where a backend
+/// has a faster path than the general one; None: take the general path.
+#[async_trait]
+trait FinishDone<DB: Database> {
+    async fn finish_done(queue: &SqlQueue<DB>, items: &[(ClaimedJob, Resolution)])
+    -> Option<QueueResult<()>>;
+}
+
+#[async_trait]
+impl FinishDone<Postgres> for Tx {
+    async fn finish_done(_: &SqlQueue<Postgres>, _: &[(ClaimedJob, Resolution)]) -> Option<QueueResult<()>> {
+        None
+    }
+}
+
+#[async_trait]
+impl FinishDone<Sqlite> for Tx {
+    /// The whole transaction (settle the jobs, refresh their ordered lanes,
+    /// commit) as one script: one hand-off instead of four per batch.
+    async fn finish_done(
+        queue: &SqlQueue<Sqlite>,
+        items: &[(ClaimedJob, Resolution)],
+    ) -> Option<QueueResult<()>> {
+        type Q = SqlQueue<Sqlite>;
+        if items.is_empty() || !items.iter().all(|(_, r)| matches!(r, Resolution::Done)) {
+            return None;
+        }
+        let now = now_ms();
+        let mut by_queue: BTreeMap<&str, Vec<&ClaimedJob>> = BTreeMap::new();
+        for (job, _) in items {
+            by_queue.entry(job.queue.as_str()).or_default().push(job);
+        }
+        let mut script = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE;\n");
+        for (name, jobs) in &by_queue {
+            for chunk in jobs.chunks(CHUNK / 2) {
+                Q::push_settle_done(&mut script, name, chunk, now);
+                script.push(";\n");
+            }
+            // A lane whose job another attempt owns is refreshed too:
+            // recomputing readiness is idempotent.
+            let lanes: BTreeSet<&str> = jobs.iter().filter(|j| j.ordered).map(|j| j.lane.as_str()).collect();
+            let lanes: Vec<&str> = lanes.into_iter().collect();
+            for chunk in lanes.chunks(CHUNK) {
+                Q::push_refresh_lanes(&mut script, name, chunk.iter().copied());
+                script.push(";\n");
+            }
+        }
+        script.push("COMMIT;\n");
+        let _turn = queue.gate.background().await;
+        let settled = match ScriptTx::run_committed::<(String,)>(&queue.writer, &mut script).await {
+            Ok(rows) => rows.into_iter().map(|(id,)| id).collect::<BTreeSet<String>>(),
+            Err(e) => return Some(Err(e.into())),
+        };
+        for (job, _) in items.iter().filter(|(job, _)| !settled.contains(&job.id)) {
+            tracing::warn!(queue = %job.queue, job_id = %job.id, attempt = job.attempt,
+                "attempt finished after its lease was lost; another attempt owns the job");
+        }
+        Some(Ok(()))
     }
 }
 
@@ -467,12 +533,12 @@ macro_rules! impl_sql_queue {
                 )
                 .bind(queue)
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await?;
                 if any.is_none() {
                     return Ok(());
                 }
-                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let mut tx = <Tx as Begin<$db>>::begin(&self.writer).await?;
                 let expired: Vec<(i64, String)> = sqlx::query_as::<$db, (i64, String)>(concat!(
                     "SELECT seq, lane FROM queue_jobs WHERE queue = $1 AND state = 'running' AND lease_until < $2 \
                      ORDER BY lease_until LIMIT $3",
@@ -508,7 +574,7 @@ macro_rules! impl_sql_queue {
                 let now = now_ms();
                 self.requeue_expired(queue, now).await?;
                 let lease_until = ms_after(now, lease);
-                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let mut tx = <Tx as Begin<$db>>::begin(&self.writer).await?;
                 let mut claimed: Vec<ClaimedJob> = Vec::new();
                 // An unordered lane gives up to this many jobs per visit: one
                 // statement claims them all, and the quiet lane still comes
@@ -646,16 +712,22 @@ macro_rules! impl_sql_queue {
                 jobs: &[&ClaimedJob],
                 now: i64,
             ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
-                let mut q = QueryBuilder::<$db>::new("UPDATE queue_jobs SET state = 'done', lease_until = NULL, updated_at = ");
-                q.push_bind(now).push(" WHERE queue = ").push_bind(queue).push(" AND state = 'running' AND id");
-                push_in(&mut q, jobs.iter().map(|j| j.id.as_str()));
-                q.push(" AND attempts = CASE id");
-                for job in jobs {
-                    q.push(" WHEN ").push_bind(job.id.as_str()).push(" THEN ").push_bind(i64::from(job.attempt));
-                }
-                q.push(" END RETURNING id");
+                let mut q = QueryBuilder::<$db>::new("");
+                Self::push_settle_done(&mut q, queue, jobs, now);
                 let settled: Vec<(String,)> = q.build_query_as().fetch_all(&mut **tx).await?;
                 Ok(settled.into_iter().map(|(id,)| id).collect())
+            }
+
+            /// Appends `settle_done`'s statement (it returns the settled ids).
+            fn push_settle_done(q: &mut QueryBuilder<$db>, queue: &str, jobs: &[&ClaimedJob], now: i64) {
+                q.push("UPDATE queue_jobs SET state = 'done', lease_until = NULL, updated_at = ");
+                q.push_bind(now).push(" WHERE queue = ").push_bind(queue.to_owned()).push(" AND state = 'running' AND id");
+                push_in(q, jobs.iter().map(|j| j.id.clone()));
+                q.push(" AND attempts = CASE id");
+                for job in jobs {
+                    q.push(" WHEN ").push_bind(job.id.clone()).push(" THEN ").push_bind(i64::from(job.attempt));
+                }
+                q.push(" END RETURNING id");
             }
 
             fn settle_query<'q>(
@@ -741,9 +813,12 @@ macro_rules! impl_sql_queue {
             }
 
             async fn finish_many(&self, items: &[(ClaimedJob, Resolution)]) -> QueueResult<()> {
+                if let Some(done) = <Tx as FinishDone<$db>>::finish_done(self, items).await {
+                    return done;
+                }
                 let _turn = self.gate.background().await;
                 let now = now_ms();
-                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let mut tx = <Tx as Begin<$db>>::begin(&self.writer).await?;
                 let mut lanes: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
                 let mut note_owner = |job: &ClaimedJob, resolution: &Resolution, owned: bool| {
                     if !owned {
@@ -783,7 +858,7 @@ macro_rules! impl_sql_queue {
             async fn release(&self, job: &ClaimedJob) -> QueueResult<()> {
                 // Puts the job back uncounted if this attempt still owns it.
                 let _turn = self.gate.background().await;
-                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let mut tx = <Tx as Begin<$db>>::begin(&self.writer).await?;
                 let owned = Self::settle_query(job, None, now_ms()).execute(&mut *tx).await?.rows_affected() > 0;
                 if owned {
                     Self::refresh_lane(&mut tx, &job.queue, &job.lane).await?;

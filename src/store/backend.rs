@@ -34,18 +34,22 @@ fn by_session<'a>(
 /// One database's pool, implementing every repository trait.
 pub struct SqlBackend<DB: Database> {
     pub(crate) pool: Pool<DB>,
+    /// The connection the gated writes use (see [`Self::with_writer`]).
+    writer: Pool<DB>,
     gate: WriteGate,
     _db: PhantomData<DB>,
 }
 
 impl<DB: Database> SqlBackend<DB> {
     pub fn new(pool: Pool<DB>) -> Self {
-        Self { pool, gate: WriteGate::open(), _db: PhantomData }
+        Self { writer: pool.clone(), pool, gate: WriteGate::open(), _db: PhantomData }
     }
 
-    /// Hot batch writes (message log inserts, `sent` marks, receipts) take `gate`.
-    pub fn with_gate(mut self, gate: WriteGate) -> Self {
+    /// Hot batch writes (message log inserts, `sent` marks, receipts) take
+    /// `gate` and run on `writer` (see `Store::writer`).
+    pub fn with_writer(mut self, gate: WriteGate, writer: Pool<DB>) -> Self {
         self.gate = gate;
+        self.writer = writer;
         self
     }
 }
@@ -120,6 +124,88 @@ macro_rules! impl_repos {
                 push_in(&mut q, picked.iter().map(|&i| rows[i].1.as_str()));
                 q.push(concat!(" AND status <> 'failed' RETURNING ", log_cols!()));
                 q
+            }
+
+            /// Receipts `(session, WhatsApp id, step)` on `conn` (inside the
+            /// caller's turn and transaction); the row each one moved.
+            async fn advance_on(
+                conn: &mut <$db as Database>::Connection,
+                rows: &[(String, String, &'static str)],
+                now: DateTime<Utc>,
+            ) -> Result<Vec<Option<MessageLog>>, sqlx::Error> {
+                let mut out: Vec<Option<MessageLog>> = vec![None; rows.len()];
+                // One multi-row UPDATE per step, in step order, so a batch
+                // holding "delivered" and "read" for one message ends at "read".
+                for step in ["delivered", "read", "played"] {
+                    let picked: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].2 == step).collect();
+                    if picked.is_empty() {
+                        continue;
+                    }
+                    let (column, allowed) = match step {
+                        "delivered" => ("delivered_at", "('queued', 'sent')"),
+                        "read" => ("read_at", "('queued', 'sent', 'delivered')"),
+                        _ => ("played_at", "('queued', 'sent', 'delivered', 'read')"),
+                    };
+                    // The status guard is wrapped (`IS TRUE`) so no index can
+                    // serve it: with statistics older than a burst (PostgreSQL
+                    // without a recent ANALYZE) the planner took "queued or
+                    // sent" for a handful of rows, scanned all of them through
+                    // the status index and compared each with every receipt
+                    // (243 ms for 50 receipts against 18,000 waiting rows). The
+                    // ids are a list per session, not a joined VALUES table:
+                    // joined, PostgreSQL without statistics (a young table)
+                    // sometimes looped over the table once per receipt (about
+                    // 150 ms per batch of 130, against 20 ms otherwise: the
+                    // benchmark's slow mode); a list is one index probe per id
+                    // or at worst one pass over the session's rows. The index is
+                    // partial, so `IS NOT NULL` is spelled out for it to match.
+                    for (session, picked) in by_session(picked, |i| &rows[i].0) {
+                        for chunk in picked.chunks(500) {
+                            let mut q = QueryBuilder::<$db>::new(format!(
+                                "UPDATE message_logs SET status = '{step}', {column} = COALESCE({column}, "
+                            ));
+                            q.push_bind(now)
+                                .push("), updated_at = ")
+                                .push_bind(now)
+                                .push(" WHERE session_id = ")
+                                .push_bind(session)
+                                .push(" AND wa_message_id");
+                            push_in(&mut q, chunk.iter().map(|&i| rows[i].1.as_str()));
+                            q.push(format!(
+                                " AND wa_message_id IS NOT NULL AND direction = 'outgoing' \
+                                 AND (status IN {allowed}) IS TRUE RETURNING "
+                            ))
+                            .push(log_cols!());
+                            let updated = q.build_query_as::<MessageLog>().fetch_all(&mut *conn).await?;
+                            let mut by_wa: std::collections::HashMap<String, MessageLog> =
+                                updated.into_iter().filter_map(|l| Some((l.wa_message_id.clone()?, l))).collect();
+                            for &i in chunk {
+                                if let Some(l) = by_wa.remove(&rows[i].1) {
+                                    out[i] = Some(l);
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(out)
+            }
+
+            /// `sent` marks `(session, message id, WhatsApp id)` on `conn`,
+            /// one multi-row UPDATE per session (one in practice); the row
+            /// each one moved.
+            async fn sent_on(
+                conn: &mut <$db as Database>::Connection,
+                rows: &[(String, String, String)],
+                now: DateTime<Utc>,
+            ) -> Result<Vec<Option<MessageLog>>, sqlx::Error> {
+                let mut updated = Vec::with_capacity(rows.len());
+                for (session, picked) in by_session(0..rows.len(), |i| &rows[i].0) {
+                    let mut q = Self::sent_update(session, &picked, rows, now);
+                    updated.extend(q.build_query_as::<MessageLog>().fetch_all(&mut *conn).await?);
+                }
+                let mut by_key: std::collections::HashMap<(String, String), MessageLog> =
+                    updated.into_iter().map(|l| ((l.session_id.clone(), l.message_id.clone()), l)).collect();
+                Ok(rows.iter().map(|(s, m, _)| by_key.remove(&(s.clone(), m.clone()))).collect())
             }
 
             /// Appends the multi-row insert of `rows` (ids already logged
@@ -515,26 +601,31 @@ macro_rules! impl_repos {
                     return Ok(0);
                 }
                 let _turn = self.gate.intake().await;
-                let mut conn = self.pool.acquire().await?;
+                let mut conn = self.writer.acquire().await?;
                 Ok(Self::insert_logs_on(&mut conn, rows).await?)
             }
 
             async fn mark_sent_many(&self, rows: &[(String, String, String)]) -> StoreResult<Vec<Option<MessageLog>>> {
-                if rows.is_empty() {
-                    return Ok(Vec::new());
+                Ok(self.record_progress(rows, &[]).await?.0)
+            }
+
+            async fn record_progress(
+                &self,
+                sent: &[(String, String, String)],
+                receipts: &[(String, String, &'static str)],
+            ) -> StoreResult<(Vec<Option<MessageLog>>, Vec<Option<MessageLog>>)> {
+                if sent.is_empty() && receipts.is_empty() {
+                    return Ok((Vec::new(), Vec::new()));
                 }
-                // One multi-row UPDATE per session (one in practice), each on
-                // its own: every row's update stands alone and repeats safely.
                 let now = Utc::now();
                 let _turn = self.gate.background().await;
-                let mut updated = Vec::with_capacity(rows.len());
-                for (session, picked) in by_session(0..rows.len(), |i| &rows[i].0) {
-                    let mut q = Self::sent_update(session, &picked, rows, now);
-                    updated.extend(q.build_query_as::<MessageLog>().fetch_all(&self.pool).await?);
-                }
-                let mut by_key: std::collections::HashMap<(String, String), MessageLog> =
-                    updated.into_iter().map(|l| ((l.session_id.clone(), l.message_id.clone()), l)).collect();
-                Ok(rows.iter().map(|(s, m, _)| by_key.remove(&(s.clone(), m.clone()))).collect())
+                let mut tx = self.writer.begin().await?;
+                // `sent` first: a receipt in the same batch then finds its
+                // message sent, whichever came first.
+                let sent = Self::sent_on(&mut tx, sent, now).await?;
+                let receipts = Self::advance_on(&mut tx, receipts, now).await?;
+                tx.commit().await?;
+                Ok((sent, receipts))
             }
 
             async fn chats(&self, session_id: &str, page: &Page<i64>) -> StoreResult<Vec<ChatSummary>> {
@@ -606,65 +697,7 @@ macro_rules! impl_repos {
             }
 
             async fn advance_many(&self, rows: &[(String, String, &'static str)]) -> StoreResult<Vec<Option<MessageLog>>> {
-                let now = Utc::now();
-                let mut out: Vec<Option<MessageLog>> = vec![None; rows.len()];
-                let _turn = self.gate.background().await;
-                let mut tx = self.pool.begin().await?;
-                // One multi-row UPDATE per step, in step order, so a batch
-                // holding "delivered" and "read" for one message ends at "read".
-                for step in ["delivered", "read", "played"] {
-                    let picked: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].2 == step).collect();
-                    if picked.is_empty() {
-                        continue;
-                    }
-                    let (column, allowed) = match step {
-                        "delivered" => ("delivered_at", "('queued', 'sent')"),
-                        "read" => ("read_at", "('queued', 'sent', 'delivered')"),
-                        _ => ("played_at", "('queued', 'sent', 'delivered', 'read')"),
-                    };
-                    // The status guard is wrapped (`IS TRUE`) so no index can
-                    // serve it: with statistics older than a burst (PostgreSQL
-                    // without a recent ANALYZE) the planner took "queued or
-                    // sent" for a handful of rows, scanned all of them through
-                    // the status index and compared each with every receipt
-                    // (243 ms for 50 receipts against 18,000 waiting rows). The
-                    // ids are a list per session, not a joined VALUES table:
-                    // joined, PostgreSQL without statistics (a young table)
-                    // sometimes looped over the table once per receipt (about
-                    // 150 ms per batch of 130, against 20 ms otherwise: the
-                    // benchmark's slow mode); a list is one index probe per id
-                    // or at worst one pass over the session's rows. The index is
-                    // partial, so `IS NOT NULL` is spelled out for it to match.
-                    for (session, picked) in by_session(picked, |i| &rows[i].0) {
-                        for chunk in picked.chunks(500) {
-                            let mut q = QueryBuilder::<$db>::new(format!(
-                                "UPDATE message_logs SET status = '{step}', {column} = COALESCE({column}, "
-                            ));
-                            q.push_bind(now)
-                                .push("), updated_at = ")
-                                .push_bind(now)
-                                .push(" WHERE session_id = ")
-                                .push_bind(session)
-                                .push(" AND wa_message_id");
-                            push_in(&mut q, chunk.iter().map(|&i| rows[i].1.as_str()));
-                            q.push(format!(
-                                " AND wa_message_id IS NOT NULL AND direction = 'outgoing' \
-                                 AND (status IN {allowed}) IS TRUE RETURNING "
-                            ))
-                            .push(log_cols!());
-                            let updated = q.build_query_as::<MessageLog>().fetch_all(&mut *tx).await?;
-                            let mut by_wa: std::collections::HashMap<String, MessageLog> =
-                                updated.into_iter().filter_map(|l| Some((l.wa_message_id.clone()?, l))).collect();
-                            for &i in chunk {
-                                if let Some(l) = by_wa.remove(&rows[i].1) {
-                                    out[i] = Some(l);
-                                }
-                            }
-                        }
-                    }
-                }
-                tx.commit().await?;
-                Ok(out)
+                Ok(self.record_progress(&[], rows).await?.1)
             }
 
             async fn stale_outgoing(

@@ -75,6 +75,9 @@ pub struct Store {
     pub idempotency: Arc<dyn IdempotencyRepo>,
     probe: Arc<dyn Probe>,
     pool: Pool,
+    /// SQLite: a pool of one connection for the gated writes; PostgreSQL:
+    /// the same pool.
+    writer: Pool,
     gate: WriteGate,
 }
 
@@ -103,23 +106,29 @@ impl Store {
         match pool {
             Pool::Sqlite(p) => {
                 let gate = WriteGate::serial();
+                let writer = writer_pool(&p);
                 Self::from_backend(
                     DatabaseKind::Sqlite,
-                    Arc::new(SqlBackend::new(p.clone()).with_gate(gate.clone())),
-                    Pool::Sqlite(p),
+                    Arc::new(SqlBackend::new(p.clone()).with_writer(gate.clone(), writer.clone())),
+                    (Pool::Sqlite(p), Pool::Sqlite(writer)),
                     gate,
                 )
             }
             Pool::Postgres(p) => Self::from_backend(
                 DatabaseKind::Postgres,
                 Arc::new(SqlBackend::new(p.clone())),
-                Pool::Postgres(p),
+                (Pool::Postgres(p.clone()), Pool::Postgres(p)),
                 WriteGate::open(),
             ),
         }
     }
 
-    fn from_backend<B>(kind: DatabaseKind, backend: Arc<B>, pool: Pool, gate: WriteGate) -> Self
+    fn from_backend<B>(
+        kind: DatabaseKind,
+        backend: Arc<B>,
+        (pool, writer): (Pool, Pool),
+        gate: WriteGate,
+    ) -> Self
     where
         B: SessionRepo
             + TemplateRepo
@@ -144,6 +153,7 @@ impl Store {
             idempotency: backend.clone(),
             probe: backend,
             pool,
+            writer,
             gate,
         }
     }
@@ -155,6 +165,11 @@ impl Store {
     /// The gate the hot write paths share (the SQL queue takes it too).
     pub fn write_gate(&self) -> WriteGate {
         self.gate.clone()
+    }
+
+    /// The pool the gated writes run on (the SQL queue's too).
+    pub fn writer(&self) -> &Pool {
+        &self.writer
     }
 
     /// One round trip to the database.
@@ -172,13 +187,34 @@ impl Store {
         (size.saturating_sub(idle), idle)
     }
 
-    /// Waits for checked-out connections to return, then closes the pool.
+    /// Waits for checked-out connections to return, then closes the pools.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(p) => p.close().await,
-            Pool::Postgres(p) => p.close().await,
+        match (&self.pool, &self.writer) {
+            (Pool::Sqlite(p), Pool::Sqlite(w)) => {
+                w.close().await;
+                p.close().await
+            }
+            (Pool::Postgres(p), _) => p.close().await,
+            (Pool::Sqlite(p), _) => p.close().await,
         }
     }
+}
+
+/// The one connection SQLite's gated writes share. A connection that starts
+/// a transaction after another connection wrote drops its whole page cache
+/// (SQLite cannot know which pages changed), so writes spread over the pool
+/// re-read every index page they touch from the OS (`perf`: page-cache
+/// reads, `malloc_consolidate` and cache truncation were a fifth of the
+/// writer threads' time). Writes take turns at the gate anyway; on one
+/// connection each starts with the previous one's pages warm.
+fn writer_pool(pool: &sqlx::SqlitePool) -> sqlx::SqlitePool {
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        // Kept open: closing it would throw the warm cache away.
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_lazy_with((*pool.connect_options()).clone())
 }
 
 /// Pushes ` IN (?, ?, …)` for `items` into `q`.

@@ -117,6 +117,13 @@ pub trait MessageLogRepo: Send + Sync {
         &self,
         rows: &[(String, String, &'static str)],
     ) -> StoreResult<Vec<Option<MessageLog>>>;
+    /// `mark_sent_many(sent)` then `advance_many(receipts)` in one
+    /// transaction: a message's progress usually arrives together.
+    async fn record_progress(
+        &self,
+        sent: &[(String, String, String)],
+        receipts: &[(String, String, &'static str)],
+    ) -> StoreResult<(Vec<Option<MessageLog>>, Vec<Option<MessageLog>>)>;
     /// One row per chat: its newest message and how many received messages
     /// are not read yet. Newest chat first; `page.after` is the row id of
     /// the newest message of the last chat already seen.

@@ -448,6 +448,25 @@ pub async fn message_status_only_moves_forward(store: Store) {
     );
     assert!(store.message_logs.advance("s", "3EB0AA", "read").await.unwrap().is_none(), "repeat ignored");
     assert_eq!(store.message_logs.get("s", "msg_1").await.unwrap().unwrap().status, "read");
+
+    // A send and its receipts recorded together: the send first, so the
+    // message ends at the receipt's step with both times set.
+    let mut both = log("s", "msg_3", "491700000003@s.whatsapp.net", Direction::Outgoing);
+    both.wa_message_id = Some("3EB0DD".into());
+    store.message_logs.insert_many_ignore(&[both]).await.unwrap();
+    let (marked, moved) = store
+        .message_logs
+        .record_progress(
+            &[("s".into(), "msg_3".into(), "3EB0DD".into())],
+            &[("s".into(), "3EB0DD".into(), "delivered"), ("s".into(), "3EB0ZZ".into(), "read")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(marked[0].as_ref().unwrap().status, "sent");
+    let moved_row = moved[0].as_ref().unwrap();
+    assert_eq!(moved_row.status, "delivered");
+    assert!(moved_row.sent_at.is_some() && moved_row.delivered_at.is_some());
+    assert!(moved[1].is_none(), "a receipt for an unknown id moves nothing");
     assert!(store.message_logs.advance("s", "3EB0AA", "bogus").await.unwrap().is_none());
     assert!(
         store.message_logs.mark_failed("s", "msg_1", "too late").await.unwrap().is_none(),
