@@ -26,7 +26,6 @@
 //! policy).
 
 mod redis;
-mod script;
 mod sql;
 mod types;
 pub mod worker;

@@ -29,11 +29,10 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{Database, FromRow, Pool, Postgres, QueryBuilder, Sqlite, Transaction};
 
-use super::script::ScriptTx;
 use super::types::*;
 use super::{Companion, QueueBackend};
-use crate::store::WriteGate;
 use crate::store::push_in;
+use crate::store::{ScriptTx, WriteGate};
 
 /// Jobs whose lease expired, requeued per claim call at most.
 const REQUEUE_BATCH: i64 = 256;

@@ -31,6 +31,107 @@ fn by_session<'a>(
     sessions
 }
 
+/// Receipt steps in the order a batch applies them: (step, its time
+/// column, the statuses it may move forward from).
+const STEPS: [(&str, &str, &str); 3] = [
+    ("delivered", "delivered_at", "('queued', 'sent')"),
+    ("read", "read_at", "('queued', 'sent', 'delivered')"),
+    ("played", "played_at", "('queued', 'sent', 'delivered', 'read')"),
+];
+
+/// A row returned by `sent` marks (tag 0) or a receipt step (tag = index
+/// in `STEPS` + 1), from one script.
+#[derive(sqlx::FromRow)]
+struct Tagged {
+    tag: i64,
+    #[sqlx(flatten)]
+    log: MessageLog,
+}
+
+/// `record_progress` on a backend that runs it as one script; None: the
+/// general path (one statement at a time in a transaction).
+#[async_trait]
+trait ProgressScript<DB: Database> {
+    async fn record(
+        backend: &SqlBackend<DB>,
+        sent: &[(String, String, String)],
+        receipts: &[(String, String, &'static str)],
+        now: DateTime<Utc>,
+    ) -> Option<StoreResult<Progress>>;
+}
+
+/// The rows `sent` marks and receipts moved, in the order given.
+type Progress = (Vec<Option<MessageLog>>, Vec<Option<MessageLog>>);
+
+struct Script;
+
+#[async_trait]
+impl ProgressScript<Postgres> for Script {
+    async fn record(
+        _: &SqlBackend<Postgres>,
+        _: &[(String, String, String)],
+        _: &[(String, String, &'static str)],
+        _: DateTime<Utc>,
+    ) -> Option<StoreResult<Progress>> {
+        None
+    }
+}
+
+#[async_trait]
+impl ProgressScript<Sqlite> for Script {
+    /// The whole transaction in one hand-off (see `script.rs`): on SQLite
+    /// each statement is a round trip to the connection's thread.
+    async fn record(
+        backend: &SqlBackend<Sqlite>,
+        sent: &[(String, String, String)],
+        receipts: &[(String, String, &'static str)],
+        now: DateTime<Utc>,
+    ) -> Option<StoreResult<Progress>> {
+        type B = SqlBackend<Sqlite>;
+        let mut script = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE;\n");
+        for (session, picked) in by_session(0..sent.len(), |i| &sent[i].0) {
+            B::push_sent_update(&mut script, session, &picked, sent, now);
+            script.push(";\n");
+        }
+        for (step, (name, ..)) in STEPS.iter().enumerate() {
+            let picked: Vec<usize> = (0..receipts.len()).filter(|&i| receipts[i].2 == *name).collect();
+            for (session, picked) in by_session(picked, |i| &receipts[i].0) {
+                for chunk in picked.chunks(500) {
+                    B::push_advance(
+                        &mut script,
+                        step,
+                        session,
+                        chunk.iter().map(|&i| receipts[i].1.as_str()),
+                        now,
+                    );
+                    script.push(";\n");
+                }
+            }
+        }
+        script.push("COMMIT;\n");
+        let _turn = backend.gate.background().await;
+        let rows = match super::ScriptTx::run_committed::<Tagged>(&backend.writer, &mut script).await {
+            Ok(rows) => rows,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let mut marked = std::collections::HashMap::new();
+        let mut moved = std::collections::HashMap::new();
+        for Tagged { tag, log } in rows {
+            if tag == 0 {
+                marked.insert((log.session_id.clone(), log.message_id.clone()), log);
+            } else if let (Some(wa), Some((step, ..))) =
+                (log.wa_message_id.clone(), STEPS.get(tag as usize - 1))
+            {
+                moved.insert((log.session_id.clone(), wa, *step), log);
+            }
+        }
+        let sent = sent.iter().map(|(s, m, _)| marked.remove(&(s.clone(), m.clone()))).collect();
+        let receipts =
+            receipts.iter().map(|(s, wa, step)| moved.remove(&(s.clone(), wa.clone(), *step))).collect();
+        Some(Ok((sent, receipts)))
+    }
+}
+
 /// One database's pool, implementing every repository trait.
 pub struct SqlBackend<DB: Database> {
     pub(crate) pool: Pool<DB>,
@@ -101,13 +202,14 @@ macro_rules! impl_repos {
             /// joined, PostgreSQL without statistics (a young table, or
             /// autovacuum off) sometimes scanned the table once per row
             /// (30–50 ms per batch of 16 in the benchmark's slow mode).
-            fn sent_update(
+            fn push_sent_update(
+                q: &mut QueryBuilder<$db>,
                 session: &str,
                 picked: &[usize],
                 rows: &[(String, String, String)],
                 now: DateTime<Utc>,
-            ) -> QueryBuilder<$db> {
-                let mut q = QueryBuilder::<$db>::new(
+            ) {
+                q.push(
                     "UPDATE message_logs SET status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END, \
                      wa_message_id = CASE message_id",
                 );
@@ -119,11 +221,50 @@ macro_rules! impl_repos {
                     .push("), updated_at = ")
                     .push_bind(now)
                     .push(" WHERE session_id = ")
-                    .push_bind(session)
+                    .push_bind(session.to_owned())
                     .push(" AND message_id");
-                push_in(&mut q, picked.iter().map(|&i| rows[i].1.as_str()));
-                q.push(concat!(" AND status <> 'failed' RETURNING ", log_cols!()));
-                q
+                push_in(q, picked.iter().map(|&i| rows[i].1.clone()));
+                q.push(concat!(" AND status <> 'failed' RETURNING 0 AS tag, ", log_cols!()));
+            }
+
+            /// Appends one receipt step's multi-row UPDATE for `wa_ids` of
+            /// `session` (`STEPS[step]`); it returns the rows it moved,
+            /// tagged `step + 1`.
+            fn push_advance<'a>(
+                q: &mut QueryBuilder<$db>,
+                step: usize,
+                session: &str,
+                wa_ids: impl IntoIterator<Item = &'a str>,
+                now: DateTime<Utc>,
+            ) {
+                let (name, column, allowed) = STEPS[step];
+                // The status guard is wrapped (`IS TRUE`) so no index can
+                // serve it: with statistics older than a burst (PostgreSQL
+                // without a recent ANALYZE) the planner took "queued or
+                // sent" for a handful of rows, scanned all of them through
+                // the status index and compared each with every receipt
+                // (243 ms for 50 receipts against 18,000 waiting rows). The
+                // ids are a list per session, not a joined VALUES table:
+                // joined, PostgreSQL without statistics (a young table)
+                // sometimes looped over the table once per receipt (about
+                // 150 ms per batch of 130, against 20 ms otherwise: the
+                // benchmark's slow mode); a list is one index probe per id
+                // or at worst one pass over the session's rows. The index is
+                // partial, so `IS NOT NULL` is spelled out for it to match.
+                q.push(format!("UPDATE message_logs SET status = '{name}', {column} = COALESCE({column}, "));
+                q.push_bind(now)
+                    .push("), updated_at = ")
+                    .push_bind(now)
+                    .push(" WHERE session_id = ")
+                    .push_bind(session.to_owned())
+                    .push(" AND wa_message_id");
+                push_in(q, wa_ids.into_iter().map(str::to_owned));
+                q.push(format!(
+                    " AND wa_message_id IS NOT NULL AND direction = 'outgoing' \
+                     AND (status IN {allowed}) IS TRUE RETURNING {} AS tag, ",
+                    step + 1
+                ))
+                .push(log_cols!());
             }
 
             /// Receipts `(session, WhatsApp id, step)` on `conn` (inside the
@@ -136,46 +277,12 @@ macro_rules! impl_repos {
                 let mut out: Vec<Option<MessageLog>> = vec![None; rows.len()];
                 // One multi-row UPDATE per step, in step order, so a batch
                 // holding "delivered" and "read" for one message ends at "read".
-                for step in ["delivered", "read", "played"] {
-                    let picked: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].2 == step).collect();
-                    if picked.is_empty() {
-                        continue;
-                    }
-                    let (column, allowed) = match step {
-                        "delivered" => ("delivered_at", "('queued', 'sent')"),
-                        "read" => ("read_at", "('queued', 'sent', 'delivered')"),
-                        _ => ("played_at", "('queued', 'sent', 'delivered', 'read')"),
-                    };
-                    // The status guard is wrapped (`IS TRUE`) so no index can
-                    // serve it: with statistics older than a burst (PostgreSQL
-                    // without a recent ANALYZE) the planner took "queued or
-                    // sent" for a handful of rows, scanned all of them through
-                    // the status index and compared each with every receipt
-                    // (243 ms for 50 receipts against 18,000 waiting rows). The
-                    // ids are a list per session, not a joined VALUES table:
-                    // joined, PostgreSQL without statistics (a young table)
-                    // sometimes looped over the table once per receipt (about
-                    // 150 ms per batch of 130, against 20 ms otherwise: the
-                    // benchmark's slow mode); a list is one index probe per id
-                    // or at worst one pass over the session's rows. The index is
-                    // partial, so `IS NOT NULL` is spelled out for it to match.
+                for step in 0..STEPS.len() {
+                    let picked: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].2 == STEPS[step].0).collect();
                     for (session, picked) in by_session(picked, |i| &rows[i].0) {
                         for chunk in picked.chunks(500) {
-                            let mut q = QueryBuilder::<$db>::new(format!(
-                                "UPDATE message_logs SET status = '{step}', {column} = COALESCE({column}, "
-                            ));
-                            q.push_bind(now)
-                                .push("), updated_at = ")
-                                .push_bind(now)
-                                .push(" WHERE session_id = ")
-                                .push_bind(session)
-                                .push(" AND wa_message_id");
-                            push_in(&mut q, chunk.iter().map(|&i| rows[i].1.as_str()));
-                            q.push(format!(
-                                " AND wa_message_id IS NOT NULL AND direction = 'outgoing' \
-                                 AND (status IN {allowed}) IS TRUE RETURNING "
-                            ))
-                            .push(log_cols!());
+                            let mut q = QueryBuilder::<$db>::new("");
+                            Self::push_advance(&mut q, step, session, chunk.iter().map(|&i| rows[i].1.as_str()), now);
                             let updated = q.build_query_as::<MessageLog>().fetch_all(&mut *conn).await?;
                             let mut by_wa: std::collections::HashMap<String, MessageLog> =
                                 updated.into_iter().filter_map(|l| Some((l.wa_message_id.clone()?, l))).collect();
@@ -200,7 +307,8 @@ macro_rules! impl_repos {
             ) -> Result<Vec<Option<MessageLog>>, sqlx::Error> {
                 let mut updated = Vec::with_capacity(rows.len());
                 for (session, picked) in by_session(0..rows.len(), |i| &rows[i].0) {
-                    let mut q = Self::sent_update(session, &picked, rows, now);
+                    let mut q = QueryBuilder::<$db>::new("");
+                    Self::push_sent_update(&mut q, session, &picked, rows, now);
                     updated.extend(q.build_query_as::<MessageLog>().fetch_all(&mut *conn).await?);
                 }
                 let mut by_key: std::collections::HashMap<(String, String), MessageLog> =
@@ -613,11 +721,14 @@ macro_rules! impl_repos {
                 &self,
                 sent: &[(String, String, String)],
                 receipts: &[(String, String, &'static str)],
-            ) -> StoreResult<(Vec<Option<MessageLog>>, Vec<Option<MessageLog>>)> {
+            ) -> StoreResult<Progress> {
                 if sent.is_empty() && receipts.is_empty() {
                     return Ok((Vec::new(), Vec::new()));
                 }
                 let now = Utc::now();
+                if let Some(done) = <Script as ProgressScript<$db>>::record(self, sent, receipts, now).await {
+                    return done;
+                }
                 let _turn = self.gate.background().await;
                 let mut tx = self.writer.begin().await?;
                 // `sent` first: a receipt in the same batch then finds its

@@ -6,6 +6,7 @@
 //! - `backend.rs` the single SQL implementation, instantiated per database;
 //! - `connect.rs` pool construction from config (SQLite file in WAL mode);
 //! - `checkpoint.rs` SQLite WAL checkpoints in the background;
+//! - `gate.rs`, `script.rs` SQLite's one writer: turns, and transactions in one hand-off;
 //! - `migrate.rs` reversible migrations from `migrations/<backend>/`.
 
 mod backend;
@@ -15,6 +16,7 @@ mod gate;
 pub mod migrate;
 pub mod models;
 pub mod repos;
+mod script;
 
 use std::sync::Arc;
 
@@ -23,6 +25,7 @@ pub use connect::{connect, ensure_private_dir};
 pub use gate::WriteGate;
 pub use models::*;
 pub use repos::*;
+pub(crate) use script::ScriptTx;
 
 use sqlx::{Database, QueryBuilder};
 

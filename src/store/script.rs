@@ -19,7 +19,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{FromRow, Pool, QueryBuilder, Sqlite, SqliteConnection};
 
 /// An open transaction begun by a script.
-pub(super) struct ScriptTx {
+pub(crate) struct ScriptTx {
     conn: Option<PoolConnection<Sqlite>>,
 }
 
