@@ -267,12 +267,38 @@ impl Enqueue<Sqlite> for Tx {
                 script.push(";\n");
             }
         }
+        // Without dedupe keys a job that was not inserted collided on its
+        // id, so the existing job is known without a lookup: the commit
+        // goes in the script too (one hand-off for the whole batch).
+        if jobs.iter().all(|j| j.dedupe_key.is_none()) {
+            script.push("COMMIT;\n");
+            let _turn = queue.gate.intake().await;
+            let inserted = ScriptTx::run_committed::<(String, String)>(&queue.writer, &mut script).await?;
+            return Ok(by_id(jobs, ids, inserted));
+        }
         let _turn = queue.gate.intake().await;
         let (mut tx, inserted) = ScriptTx::run::<(String, String)>(&queue.writer, &mut script).await?;
         let out = Q::sort_out(tx.conn(), jobs, ids, inserted).await?;
         tx.commit().await?;
         Ok(out)
     }
+}
+
+/// Created or existing, for jobs without dedupe keys: one not `inserted`
+/// (queue, id) already existed under its id; the same id twice in one call
+/// is created once.
+fn by_id(jobs: &[NewJob], ids: Vec<String>, inserted: Vec<(String, String)>) -> Vec<Enqueued> {
+    let mut created: HashSet<(String, String)> = inserted.into_iter().collect();
+    jobs.iter()
+        .zip(ids)
+        .map(|(job, id)| {
+            if created.remove(&(job.queue.clone(), id.clone())) {
+                Enqueued::Created(id)
+            } else {
+                Enqueued::Existing(id)
+            }
+        })
+        .collect()
 }
 
 /// The common end of a batch of attempts, every job done, where a backend

@@ -30,6 +30,15 @@ pub async fn enqueue_claim_finish_and_inspect(f: &Fixture) {
     assert_eq!(created, [Enqueued::Created("msg_1".into())]);
     let again = b.enqueue(&[job("s1", 99).id("msg_1")]).await.unwrap();
     assert_eq!(again, [Enqueued::Existing("msg_1".into())], "same id: nothing added");
+    // (On a queue of its own: the counts below are this queue's.)
+    let twin = |n: usize| NewJob::new("twins", "s1", json!({ "n": n })).id("msg_5");
+    let twice = b.enqueue(&[twin(5), twin(6)]).await.unwrap();
+    assert_eq!(
+        twice,
+        [Enqueued::Created("msg_5".into()), Enqueued::Existing("msg_5".into())],
+        "the same id twice in one call: the first is created"
+    );
+    assert_eq!(b.get("twins", "msg_5").await.unwrap().unwrap().payload["n"], 5);
 
     let generated = b.enqueue(&[job("s1", 2)]).await.unwrap();
     let generated_id = generated[0].id().to_owned();
