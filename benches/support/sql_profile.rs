@@ -21,8 +21,13 @@ struct Fields {
 
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "db.statement" || (field.name() == "summary" && self.sql.is_empty()) {
-            self.sql = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        // sqlx leaves `db.statement` empty for short statements (COMMIT,
+        // PRAGMA …) and names them only in `summary`.
+        let text = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        match field.name() {
+            "db.statement" if !text.is_empty() => self.sql = text,
+            "summary" if self.sql.is_empty() => self.sql = text,
+            _ => {}
         }
     }
     fn record_f64(&mut self, field: &Field, value: f64) {

@@ -15,7 +15,9 @@
 //! at most one background writer competes with intake at a time. Under a
 //! flood, intake gets every other turn instead of one in five, and
 //! background work still gets the turns in between (it is never starved).
-//! PostgreSQL has row locks and gets a gate that is always open.
+//! PostgreSQL has row locks and gets a gate that is always open. On SQLite
+//! the gated writes also share one connection (`Store::writer`), which
+//! keeps its page cache warm from one turn to the next.
 
 use std::sync::Arc;
 use std::time::Instant;
