@@ -355,11 +355,17 @@ impl FinishDone<Sqlite> for Tx {
             Err(e) => return Some(Err(e.into())),
         };
         for (job, _) in items.iter().filter(|(job, _)| !settled.contains(&job.id)) {
-            tracing::warn!(queue = %job.queue, job_id = %job.id, attempt = job.attempt,
-                "attempt finished after its lease was lost; another attempt owns the job");
+            lease_lost(job);
         }
         Some(Ok(()))
     }
+}
+
+/// An attempt ended after another one took its job over: its result is
+/// not recorded.
+fn lease_lost(job: &ClaimedJob) {
+    tracing::warn!(queue = %job.queue, job_id = %job.id, attempt = job.attempt,
+        "attempt finished after its lease was lost; another attempt owns the job");
 }
 
 /// Recomputes when lanes can next be claimed (NULL: nothing claimable);
@@ -847,8 +853,7 @@ macro_rules! impl_sql_queue {
                 let mut lanes: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
                 let mut note_owner = |job: &ClaimedJob, resolution: &Resolution, owned: bool| {
                     if !owned {
-                        tracing::warn!(queue = %job.queue, job_id = %job.id, attempt = job.attempt,
-                            "attempt finished after its lease was lost; another attempt owns the job");
+                        lease_lost(job);
                     } else if touches_lane(job, resolution) {
                         lanes.entry(job.queue.clone()).or_default().insert(job.lane.clone());
                     }

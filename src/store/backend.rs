@@ -40,12 +40,70 @@ const STEPS: [(&str, &str, &str); 3] = [
 ];
 
 /// A row returned by `sent` marks (tag 0) or a receipt step (tag = index
-/// in `STEPS` + 1), from one script.
+/// in `STEPS` + 1). `i32`: a bare integer literal on PostgreSQL.
 #[derive(sqlx::FromRow)]
 struct Tagged {
-    tag: i64,
+    tag: i32,
     #[sqlx(flatten)]
     log: MessageLog,
+}
+
+/// The rows `sent` marks and receipts moved, in the order given.
+type Progress = (Vec<Option<MessageLog>>, Vec<Option<MessageLog>>);
+
+/// One statement of `record_progress`, by the input indices it covers.
+enum ProgressStatement<'a> {
+    /// The `sent` marks of one session.
+    Sent(&'a str, Vec<usize>),
+    /// One receipt step (`STEPS` index) for up to 500 ids of one session.
+    Step(usize, &'a str, Vec<usize>),
+}
+
+/// `record_progress`'s statements in order: `sent` marks first, so a
+/// receipt in the same batch finds its message sent whichever came first;
+/// then one multi-row UPDATE per step in step order, so a batch holding
+/// "delivered" and "read" for one message ends at "read".
+fn progress_plan<'a>(
+    sent: &'a [(String, String, String)],
+    receipts: &'a [(String, String, &'static str)],
+) -> Vec<ProgressStatement<'a>> {
+    let mut plan: Vec<_> = by_session(0..sent.len(), |i| &sent[i].0)
+        .into_iter()
+        .map(|(session, picked)| ProgressStatement::Sent(session, picked))
+        .collect();
+    for (step, (name, ..)) in STEPS.iter().enumerate() {
+        let picked: Vec<usize> = (0..receipts.len()).filter(|&i| receipts[i].2 == *name).collect();
+        for (session, picked) in by_session(picked, |i| &receipts[i].0) {
+            plan.extend(
+                picked.chunks(500).map(|chunk| ProgressStatement::Step(step, session, chunk.to_vec())),
+            );
+        }
+    }
+    plan
+}
+
+/// The row each `sent` mark and receipt moved, from the tagged rows the
+/// plan's statements returned (in order: a later row of a message wins).
+fn progress_rows(
+    rows: Vec<Tagged>,
+    sent: &[(String, String, String)],
+    receipts: &[(String, String, &'static str)],
+) -> Progress {
+    let mut marked = std::collections::HashMap::new();
+    let mut moved = std::collections::HashMap::new();
+    for Tagged { tag, log } in rows {
+        if tag == 0 {
+            marked.insert((log.session_id.clone(), log.message_id.clone()), log);
+        } else if let (Some(wa), Some((step, ..))) =
+            (log.wa_message_id.clone(), usize::try_from(tag - 1).ok().and_then(|i| STEPS.get(i)))
+        {
+            moved.insert((log.session_id.clone(), wa, *step), log);
+        }
+    }
+    let sent = sent.iter().map(|(s, m, _)| marked.remove(&(s.clone(), m.clone()))).collect();
+    let receipts =
+        receipts.iter().map(|(s, wa, step)| moved.remove(&(s.clone(), wa.clone(), *step))).collect();
+    (sent, receipts)
 }
 
 /// `record_progress` on a backend that runs it as one script; None: the
@@ -59,9 +117,6 @@ trait ProgressScript<DB: Database> {
         now: DateTime<Utc>,
     ) -> Option<StoreResult<Progress>>;
 }
-
-/// The rows `sent` marks and receipts moved, in the order given.
-type Progress = (Vec<Option<MessageLog>>, Vec<Option<MessageLog>>);
 
 struct Script;
 
@@ -87,48 +142,17 @@ impl ProgressScript<Sqlite> for Script {
         receipts: &[(String, String, &'static str)],
         now: DateTime<Utc>,
     ) -> Option<StoreResult<Progress>> {
-        type B = SqlBackend<Sqlite>;
         let mut script = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE;\n");
-        for (session, picked) in by_session(0..sent.len(), |i| &sent[i].0) {
-            B::push_sent_update(&mut script, session, &picked, sent, now);
+        for statement in &progress_plan(sent, receipts) {
+            SqlBackend::<Sqlite>::push_progress(&mut script, statement, sent, receipts, now);
             script.push(";\n");
-        }
-        for (step, (name, ..)) in STEPS.iter().enumerate() {
-            let picked: Vec<usize> = (0..receipts.len()).filter(|&i| receipts[i].2 == *name).collect();
-            for (session, picked) in by_session(picked, |i| &receipts[i].0) {
-                for chunk in picked.chunks(500) {
-                    B::push_advance(
-                        &mut script,
-                        step,
-                        session,
-                        chunk.iter().map(|&i| receipts[i].1.as_str()),
-                        now,
-                    );
-                    script.push(";\n");
-                }
-            }
         }
         script.push("COMMIT;\n");
         let _turn = backend.gate.background().await;
-        let rows = match super::ScriptTx::run_committed::<Tagged>(&backend.writer, &mut script).await {
-            Ok(rows) => rows,
-            Err(e) => return Some(Err(e.into())),
-        };
-        let mut marked = std::collections::HashMap::new();
-        let mut moved = std::collections::HashMap::new();
-        for Tagged { tag, log } in rows {
-            if tag == 0 {
-                marked.insert((log.session_id.clone(), log.message_id.clone()), log);
-            } else if let (Some(wa), Some((step, ..))) =
-                (log.wa_message_id.clone(), STEPS.get(tag as usize - 1))
-            {
-                moved.insert((log.session_id.clone(), wa, *step), log);
-            }
-        }
-        let sent = sent.iter().map(|(s, m, _)| marked.remove(&(s.clone(), m.clone()))).collect();
-        let receipts =
-            receipts.iter().map(|(s, wa, step)| moved.remove(&(s.clone(), wa.clone(), *step))).collect();
-        Some(Ok((sent, receipts)))
+        Some(match super::ScriptTx::run_committed::<Tagged>(&backend.writer, &mut script).await {
+            Ok(rows) => Ok(progress_rows(rows, sent, receipts)),
+            Err(e) => Err(e.into()),
+        })
     }
 }
 
@@ -267,53 +291,20 @@ macro_rules! impl_repos {
                 .push(log_cols!());
             }
 
-            /// Receipts `(session, WhatsApp id, step)` on `conn` (inside the
-            /// caller's turn and transaction); the row each one moved.
-            async fn advance_on(
-                conn: &mut <$db as Database>::Connection,
-                rows: &[(String, String, &'static str)],
+            /// Appends one statement of the progress plan.
+            fn push_progress(
+                q: &mut QueryBuilder<$db>,
+                statement: &ProgressStatement<'_>,
+                sent: &[(String, String, String)],
+                receipts: &[(String, String, &'static str)],
                 now: DateTime<Utc>,
-            ) -> Result<Vec<Option<MessageLog>>, sqlx::Error> {
-                let mut out: Vec<Option<MessageLog>> = vec![None; rows.len()];
-                // One multi-row UPDATE per step, in step order, so a batch
-                // holding "delivered" and "read" for one message ends at "read".
-                for step in 0..STEPS.len() {
-                    let picked: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].2 == STEPS[step].0).collect();
-                    for (session, picked) in by_session(picked, |i| &rows[i].0) {
-                        for chunk in picked.chunks(500) {
-                            let mut q = QueryBuilder::<$db>::new("");
-                            Self::push_advance(&mut q, step, session, chunk.iter().map(|&i| rows[i].1.as_str()), now);
-                            let updated = q.build_query_as::<MessageLog>().fetch_all(&mut *conn).await?;
-                            let mut by_wa: std::collections::HashMap<String, MessageLog> =
-                                updated.into_iter().filter_map(|l| Some((l.wa_message_id.clone()?, l))).collect();
-                            for &i in chunk {
-                                if let Some(l) = by_wa.remove(&rows[i].1) {
-                                    out[i] = Some(l);
-                                }
-                            }
-                        }
+            ) {
+                match statement {
+                    ProgressStatement::Sent(session, picked) => Self::push_sent_update(q, session, picked, sent, now),
+                    ProgressStatement::Step(step, session, picked) => {
+                        Self::push_advance(q, *step, session, picked.iter().map(|&i| receipts[i].1.as_str()), now)
                     }
                 }
-                Ok(out)
-            }
-
-            /// `sent` marks `(session, message id, WhatsApp id)` on `conn`,
-            /// one multi-row UPDATE per session (one in practice); the row
-            /// each one moved.
-            async fn sent_on(
-                conn: &mut <$db as Database>::Connection,
-                rows: &[(String, String, String)],
-                now: DateTime<Utc>,
-            ) -> Result<Vec<Option<MessageLog>>, sqlx::Error> {
-                let mut updated = Vec::with_capacity(rows.len());
-                for (session, picked) in by_session(0..rows.len(), |i| &rows[i].0) {
-                    let mut q = QueryBuilder::<$db>::new("");
-                    Self::push_sent_update(&mut q, session, &picked, rows, now);
-                    updated.extend(q.build_query_as::<MessageLog>().fetch_all(&mut *conn).await?);
-                }
-                let mut by_key: std::collections::HashMap<(String, String), MessageLog> =
-                    updated.into_iter().map(|l| ((l.session_id.clone(), l.message_id.clone()), l)).collect();
-                Ok(rows.iter().map(|(s, m, _)| by_key.remove(&(s.clone(), m.clone()))).collect())
             }
 
             /// Appends the multi-row insert of `rows` (ids already logged
@@ -731,12 +722,14 @@ macro_rules! impl_repos {
                 }
                 let _turn = self.gate.background().await;
                 let mut tx = self.writer.begin().await?;
-                // `sent` first: a receipt in the same batch then finds its
-                // message sent, whichever came first.
-                let sent = Self::sent_on(&mut tx, sent, now).await?;
-                let receipts = Self::advance_on(&mut tx, receipts, now).await?;
+                let mut rows = Vec::new();
+                for statement in &progress_plan(sent, receipts) {
+                    let mut q = QueryBuilder::<$db>::new("");
+                    Self::push_progress(&mut q, statement, sent, receipts, now);
+                    rows.extend(q.build_query_as::<Tagged>().fetch_all(&mut *tx).await?);
+                }
                 tx.commit().await?;
-                Ok((sent, receipts))
+                Ok(progress_rows(rows, sent, receipts))
             }
 
             async fn chats(&self, session_id: &str, page: &Page<i64>) -> StoreResult<Vec<ChatSummary>> {
