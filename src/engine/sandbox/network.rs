@@ -22,15 +22,15 @@ use super::ids;
 mod groups;
 mod media;
 mod people;
+mod sent;
 
 use crate::config::SandboxConfig;
 use crate::engine::{EngineContext, EngineError, EngineResult};
 use crate::store::CredentialRepo;
 use crate::wa::*;
 use groups::Group;
+use sent::SentMemory;
 
-/// Sent ids remembered per session, for edits, revokes and replies.
-const SENT_MEMORY: usize = 4096;
 /// Messages kept for an offline account; the oldest are dropped beyond it.
 const MAILBOX_LIMIT: usize = 1024;
 
@@ -126,7 +126,7 @@ struct Slot {
     connect_attempts: u64,
     blocked: HashSet<Jid>,
     mailbox: VecDeque<IncomingMessage>,
-    sent: VecDeque<(MessageId, Jid)>,
+    sent: SentMemory,
     drop_receipts: bool,
 }
 
@@ -218,7 +218,7 @@ impl SandboxNetwork {
                 connect_attempts: 0,
                 blocked,
                 mailbox,
-                sent: VecDeque::new(),
+                sent: SentMemory::default(),
                 drop_receipts: false,
             },
         );
@@ -604,7 +604,7 @@ impl SandboxNetwork {
                 timestamp: Utc::now(),
                 body,
                 quoted: inbound.reply_to.clone().map(|id| MessageRef {
-                    from_me: slot.sent.iter().any(|(s, _)| *s == id),
+                    from_me: slot.sent.knows(&id),
                     chat,
                     id,
                     sender: None,
@@ -634,7 +634,7 @@ impl SandboxNetwork {
             // Like WhatsApp: the same id to the same chat is the same message.
             // A repeat is not delivered again, but its receipts come again
             // (the first ones may have been lost with the sender's process).
-            let repeat = Self::slot(&mut world, session)?.sent.iter().any(|(s, c)| *s == sent.id && c == to);
+            let repeat = Self::slot(&mut world, session)?.sent.sent_to(&sent.id, to);
             let quoted = message.reply_to.clone();
             let incoming = |chat: Jid, recipient: &PhoneNumber| IncomingMessage {
                 id: sent.id.clone(),
@@ -728,10 +728,7 @@ impl SandboxNetwork {
             }
             let slot = Self::slot(&mut world, session)?;
             if !repeat {
-                if slot.sent.len() >= SENT_MEMORY {
-                    slot.sent.pop_front();
-                }
-                slot.sent.push_back((sent.id.clone(), to.clone()));
+                slot.sent.remember(sent.id.clone(), to.clone());
             }
         }
         out.flush().await;
@@ -752,7 +749,7 @@ impl SandboxNetwork {
             let mut world = self.world();
             let (me, push_name) = Self::online(&world, session)?;
             let slot = Self::slot(&mut world, session)?;
-            if !slot.sent.iter().any(|(id, c)| id == target && c == chat) {
+            if !slot.sent.sent_to(target, chat) {
                 return Err(not_found("message"));
             }
             let phones: Vec<PhoneNumber> = match (chat.phone(), world.groups.get(chat)) {
