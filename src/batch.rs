@@ -6,10 +6,16 @@
 //! everything waiting (up to `MAX_BATCH`) and processes it at once. An idle
 //! system still writes at once (a batch of one), so latency does not grow;
 //! a busy one writes in large batches.
+//!
+//! A batcher whose writes go through a [`WriteGate`] takes its turn first
+//! and collects after (`spawn_gated`): what arrived while it waited joins
+//! the batch, instead of waiting for one more turn.
 
 use std::future::Future;
 
 use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{GateClass, WriteGate};
 
 const MAX_BATCH: usize = 256;
 const CHANNEL: usize = 8192;
@@ -34,14 +40,45 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
         F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Vec<R>> + Send,
     {
+        Self::spawn_inner(name, None, f)
+    }
+
+    /// Like [`Self::spawn`] for writes behind `gate`: once items wait, it
+    /// takes a turn of `class`, then takes everything waiting, and runs `f`
+    /// within the turn. `f` must not wait for gated writes of other tasks.
+    pub fn spawn_gated<F, Fut>(name: &'static str, gate: WriteGate, class: GateClass, f: F) -> Self
+    where
+        F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Vec<R>> + Send,
+    {
+        Self::spawn_inner(name, Some((gate, class)), f)
+    }
+
+    fn spawn_inner<F, Fut>(name: &'static str, gate: Option<(WriteGate, GateClass)>, f: F) -> Self
+    where
+        F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Vec<R>> + Send,
+    {
         let (tx, mut rx) = mpsc::channel::<Item<T, R>>(CHANNEL);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let (gate, turn) = match &gate {
+                    Some((gate, class)) => (Some(gate), gate.turn(*class).await),
+                    None => (None, None),
+                };
+                while batch.len() < MAX_BATCH
+                    && let Ok(item) = rx.try_recv()
+                {
+                    batch.push(item);
+                }
                 let (items, acks): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
                 metrics::histogram!("wag_write_batch_size", "kind" => name).record(items.len() as f64);
                 let started = std::time::Instant::now();
-                let results = f(items).await;
+                let results = match gate {
+                    Some(gate) => gate.within(turn, f(items)).await,
+                    None => f(items).await,
+                };
                 metrics::histogram!("wag_write_batch_duration_seconds", "kind" => name)
                     .record(started.elapsed().as_secs_f64());
                 for (ack, result) in acks.into_iter().zip(results) {

@@ -10,7 +10,7 @@ use super::tracker::status_event;
 use crate::batch::Batcher;
 use crate::queue::{Companion, NewJob, Queue};
 use crate::sessions::EventHub;
-use crate::store::{MessageLog, NewMessageLog, SqlBackend, Store};
+use crate::store::{GateClass, MessageLog, NewMessageLog, SqlBackend, Store};
 use crate::wa::Receipt;
 
 /// The message log's batched writes.
@@ -32,34 +32,47 @@ enum Progress {
 
 impl LogWriter {
     pub fn spawn(store: Store, queue: Queue, hub: EventHub) -> Self {
+        // Every batch takes its writer turn before it collects (see `batch.rs`).
+        let gate = store.write_gate();
         let (s, q) = (store.clone(), queue);
-        let accept = Batcher::spawn("accept", move |items: Vec<(NewMessageLog, NewJob)>| {
-            let (s, q) = (s.clone(), q.clone());
-            async move {
-                let n = items.len();
-                let (logs, jobs): (Vec<_>, Vec<_>) = items.into_iter().unzip();
-                let rows = LogRows { store: &s, logs: &logs };
-                match q.enqueue_many_with(jobs, &rows).await {
-                    Ok(_) => vec![Ok(()); n],
-                    Err(e) => vec![Err(e.to_string()); n],
+        let accept = Batcher::spawn_gated(
+            "accept",
+            gate.clone(),
+            GateClass::Intake,
+            move |items: Vec<(NewMessageLog, NewJob)>| {
+                let (s, q) = (s.clone(), q.clone());
+                async move {
+                    let n = items.len();
+                    let (logs, jobs): (Vec<_>, Vec<_>) = items.into_iter().unzip();
+                    let rows = LogRows { store: &s, logs: &logs };
+                    match q.enqueue_many_with(jobs, &rows).await {
+                        Ok(_) => vec![Ok(()); n],
+                        Err(e) => vec![Err(e.to_string()); n],
+                    }
                 }
-            }
-        });
+            },
+        );
         let (s, h) = (store.clone(), hub);
-        let progress = Batcher::spawn("progress", move |items: Vec<Progress>| {
-            let (s, h) = (s.clone(), h.clone());
-            async move { record_progress(&s, &h, items).await }
-        });
+        let progress = Batcher::spawn_gated(
+            "progress",
+            gate.clone(),
+            GateClass::Background,
+            move |items: Vec<Progress>| {
+                let (s, h) = (s.clone(), h.clone());
+                async move { record_progress(&s, &h, items).await }
+            },
+        );
         let s = store;
-        let incoming = Batcher::spawn("incoming", move |items: Vec<NewMessageLog>| {
-            let s = s.clone();
-            async move {
-                if let Err(e) = s.message_logs.insert_many_ignore(&items).await {
-                    tracing::warn!(error = %e, count = items.len(), "could not log incoming messages");
+        let incoming =
+            Batcher::spawn_gated("incoming", gate, GateClass::Intake, move |items: Vec<NewMessageLog>| {
+                let s = s.clone();
+                async move {
+                    if let Err(e) = s.message_logs.insert_many_ignore(&items).await {
+                        tracing::warn!(error = %e, count = items.len(), "could not log incoming messages");
+                    }
+                    vec![(); items.len()]
                 }
-                vec![(); items.len()]
-            }
-        });
+            });
         Self { accept, progress, incoming }
     }
 

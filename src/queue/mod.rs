@@ -92,6 +92,10 @@ pub trait QueueBackend: Send + Sync {
     async fn prune(&self, queue: &str, age: Duration) -> QueueResult<u64>;
     /// `redis`, `postgres` or `sqlite`.
     fn name(&self) -> &'static str;
+    /// The gate its writes queue at (open unless they share SQLite's writer).
+    fn write_gate(&self) -> crate::store::WriteGate {
+        crate::store::WriteGate::open()
+    }
 }
 
 /// Rows written with a batch of jobs (an accepted message's log row with

@@ -801,6 +801,10 @@ macro_rules! impl_sql_queue {
 
         #[async_trait]
         impl QueueBackend for SqlQueue<$db> {
+            fn write_gate(&self) -> WriteGate {
+                self.gate.clone()
+            }
+
             async fn enqueue(&self, jobs: &[NewJob]) -> QueueResult<Vec<Enqueued>> {
                 <Tx as Enqueue<$db>>::enqueue(self, jobs, None).await
             }

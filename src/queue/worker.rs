@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::QueueBackend;
 use super::types::*;
 use crate::batch::Batcher;
+use crate::store::GateClass;
 
 /// Runs one job attempt. Must be idempotent per `job.id`: delivery is
 /// at-least-once.
@@ -223,26 +224,39 @@ fn forget(
 /// brief backend outage; if it cannot, the leases expire and the jobs run
 /// again (at-least-once).
 fn finisher(backend: Arc<dyn QueueBackend>) -> Batcher<(ClaimedJob, Resolution), ()> {
-    Batcher::spawn("queue_finish", move |items: Vec<(ClaimedJob, Resolution)>| {
-        let backend = backend.clone();
-        async move {
-            let n = items.len();
-            let mut pause = Duration::from_millis(50);
-            for attempt in 1..=6 {
-                match backend.finish_many(&items).await {
-                    Ok(()) => break,
-                    Err(e) if attempt < 6 => {
-                        tracing::warn!(jobs = n, error = %e, "recording job results failed; retrying");
-                        tokio::time::sleep(pause).await;
-                        pause *= 2;
-                    }
-                    Err(e) => tracing::error!(jobs = n, error = %e,
-                        "could not record job results; they will run again after their lease"),
+    let gate = backend.write_gate();
+    Batcher::spawn_gated(
+        "queue_finish",
+        gate,
+        GateClass::Background,
+        move |items: Vec<(ClaimedJob, Resolution)>| {
+            let backend = backend.clone();
+            async move {
+                let n = items.len();
+                if let Err(e) = backend.finish_many(&items).await {
+                    // Retried in a task of its own: the pauses must not hold the
+                    // writer turn this batch holds.
+                    tracing::warn!(jobs = n, error = %e, "recording job results failed; retrying");
+                    tokio::spawn(async move {
+                        let mut pause = Duration::from_millis(50);
+                        for attempt in 2..=6 {
+                            tokio::time::sleep(pause).await;
+                            pause *= 2;
+                            match backend.finish_many(&items).await {
+                                Ok(()) => return,
+                                Err(e) if attempt < 6 => {
+                                    tracing::warn!(jobs = n, error = %e, "recording job results failed; retrying")
+                                }
+                                Err(e) => tracing::error!(jobs = n, error = %e,
+                                "could not record job results; they will run again after their lease"),
+                            }
+                        }
+                    });
                 }
+                vec![(); n]
             }
-            vec![(); n]
-        }
-    })
+        },
+    )
 }
 
 async fn run_one(

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 pub use backend::SqlBackend;
 pub use connect::{connect, ensure_private_dir};
-pub use gate::WriteGate;
+pub use gate::{Class as GateClass, WriteGate};
 pub use models::*;
 pub use repos::*;
 pub(crate) use script::ScriptTx;
