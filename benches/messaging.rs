@@ -28,7 +28,12 @@ use wa_gateway::store::Pool;
 use wa_gateway::{AppState, Config};
 
 const KEY: &str = "bench-api-key-0123456789abcdefghijklmnop";
+/// Concurrent clients unless `BENCH_CLIENTS` says otherwise.
 const CLIENTS: usize = 32;
+
+fn clients() -> usize {
+    std::env::var("BENCH_CLIENTS").ok().and_then(|c| c.parse().ok()).filter(|&c| c > 0).unwrap_or(CLIENTS)
+}
 
 fn config(data_dir: &str, db_url: &str, redis_url: &str) -> Config {
     let toml = format!(
@@ -42,7 +47,7 @@ fn config(data_dir: &str, db_url: &str, redis_url: &str) -> Config {
     Config::from_figment(figment).expect("bench config")
 }
 
-/// Runs `n` requests from `CLIENTS` concurrent clients; returns (elapsed, sorted latencies).
+/// Runs `n` requests from `clients()` concurrent clients; returns (elapsed, sorted latencies).
 async fn load<F, Fut>(n: usize, make: F) -> (Duration, Vec<Duration>)
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
@@ -52,7 +57,7 @@ where
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..CLIENTS {
+    for _ in 0..clients() {
         let (make, next) = (make.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -122,7 +127,7 @@ async fn bench(setup: &str, n: usize) {
     let server = tokio::spawn(wa_gateway::serve(state.clone(), listener, async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build().unwrap();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(clients()).build().unwrap();
     let post = |path: &str, body: serde_json::Value| {
         client.post(format!("{base}{path}")).header("x-api-key", KEY).json(&body).send()
     };
@@ -174,8 +179,9 @@ async fn bench(setup: &str, n: usize) {
     let trivial = n as f64 / t_took.as_secs_f64();
     let sends = n as f64 / s_took.as_secs_f64();
     println!(
-        "{setup:>8}: {n} messages, {CLIENTS} clients | trivial route {trivial:>7.0} req/s (p50 {:.2} ms, p99 {:.2} ms) | \
+        "{setup:>8}: {n} messages, {} clients | trivial route {trivial:>7.0} req/s (p50 {:.2} ms, p99 {:.2} ms) | \
          accepted sends {sends:>6.0} req/s (p50 {:.2} ms, p99 {:.2} ms) = {:.0} % | end-to-end to delivered {e2e}",
+        clients(),
         pct(&t_lat, 0.5),
         pct(&t_lat, 0.99),
         pct(&s_lat, 0.5),
