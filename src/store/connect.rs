@@ -34,6 +34,11 @@ pub async fn connect(config: &Config) -> anyhow::Result<Store> {
                 // its index pages from the OS on every claim; the cache only
                 // grows as pages are used.
                 .pragma("cache_size", "-16384")
+                // A multi-row statement keeps a statement journal (to undo
+                // itself alone on a constraint error); past 64 KiB SQLite
+                // spills it to a temporary file, which a 150-message accept
+                // batch did on every commit (`perf`: pwrite in subjournalPage).
+                .pragma("temp_store", "memory")
                 // Checkpoints run in the background (`checkpoint.rs`), not in
                 // the commit that fills the WAL; this is only the safety net
                 // for a process that does not run the checkpointer.
