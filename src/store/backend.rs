@@ -812,8 +812,12 @@ macro_rules! impl_repos {
                 after_id: i64,
                 limit: i64,
             ) -> StoreResult<Vec<(i64, String, String)>> {
+                // The literal `status IN (…)` lets both databases use the
+                // partial index of waiting rows (`message_logs_waiting_idx`)
+                // whatever `$1` is.
                 Ok(sqlx::query_as::<$db, (i64, String, String)>(
-                    "SELECT id, session_id, message_id FROM message_logs WHERE status = $1 AND updated_at < $2 \
+                    "SELECT id, session_id, message_id FROM message_logs WHERE status IN ('queued', 'sent') \
+                     AND status = $1 AND updated_at < $2 \
                      AND direction = 'outgoing' AND resends < $3 AND id > $4 ORDER BY id LIMIT $5",
                 )
                 .bind(status)

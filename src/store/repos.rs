@@ -142,7 +142,8 @@ pub trait MessageLogRepo: Send + Sync {
     /// must exist); replaces an earlier handle.
     async fn put_media_handle(&self, session_id: &str, message_id: &str, handle: &str) -> StoreResult<()>;
     async fn media_handle(&self, session_id: &str, message_id: &str) -> StoreResult<Option<String>>;
-    /// Outgoing rows in `status` since before `before` and sent again fewer
+    /// Outgoing rows in `status` (`queued` or `sent`: no other status is
+    /// waiting) since before `before` and sent again fewer
     /// than `max_resends` times, with `id > after_id`, in id order:
     /// (id, session_id, message_id).
     async fn stale_outgoing(
