@@ -3,6 +3,7 @@
 //! through its own [`Batcher`], so a busy gateway writes rows in large
 //! transactions.
 
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -213,19 +214,33 @@ async fn publish_receipts(
     steps: &[(String, String, &'static str)],
     moved: Vec<Option<MessageLog>>,
 ) {
+    let mut unmoved: BTreeMap<String, Vec<(Receipt, String)>> = BTreeMap::new();
     for ((session, receipt), (row, result)) in receipts.into_iter().zip(steps.iter().zip(moved)) {
         match result {
             Some(log) => {
                 metrics::counter!("wag_message_receipts_total", "status" => row.2).increment(1);
                 hub.publish_with(&session, "message.status", status_event(&log), log.request_id.clone());
             }
-            None => match store.message_logs.find_by_wa_id(&session, &row.1).await {
-                Ok(Some(_)) => {} // known, and already as far or further: a late receipt
-                Ok(None) => {
-                    hub.publish(&session, "message.ack", serde_json::to_value(receipt).unwrap_or_default())
-                }
-                Err(e) => tracing::warn!(session, error = %e, "could not look up a receipt's message"),
-            },
+            None => unmoved.entry(session).or_default().push((receipt, row.1.clone())),
+        }
+    }
+    // One lookup per session for the receipts that moved nothing (in a
+    // group every member's receipt comes on its own, and only the first
+    // moves the message): known ids are late receipts, the rest are
+    // messages this gateway did not send.
+    for (session, receipts) in unmoved {
+        let ids: Vec<String> = receipts.iter().map(|(_, wa)| wa.clone()).collect();
+        let known: HashSet<String> = match store.message_logs.known_wa_ids(&session, &ids).await {
+            Ok(known) => known.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!(session, error = %e, "could not look up receipts' messages");
+                continue;
+            }
+        };
+        for (receipt, wa) in receipts {
+            if !known.contains(&wa) {
+                hub.publish(&session, "message.ack", serde_json::to_value(receipt).unwrap_or_default());
+            }
         }
     }
 }

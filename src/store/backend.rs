@@ -611,6 +611,20 @@ macro_rules! impl_repos {
                     .await?)
             }
 
+            async fn known_wa_ids(&self, session_id: &str, wa_message_ids: &[String]) -> StoreResult<Vec<String>> {
+                let mut known = Vec::new();
+                for chunk in wa_message_ids.chunks(500) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "SELECT DISTINCT wa_message_id FROM message_logs WHERE session_id = ",
+                    );
+                    q.push_bind(session_id.to_owned()).push(" AND wa_message_id");
+                    push_in(&mut q, chunk.iter().cloned());
+                    q.push(" AND wa_message_id IS NOT NULL");
+                    known.extend(q.build_query_scalar::<String>().fetch_all(&self.pool).await?);
+                }
+                Ok(known)
+            }
+
             async fn find_by_wa_id(
                 &self,
                 session_id: &str,

@@ -59,6 +59,9 @@ pub trait MessageLogRepo: Send + Sync {
     async fn insert(&self, new: &NewMessageLog) -> StoreResult<MessageLog>;
     async fn get(&self, session_id: &str, message_id: &str) -> StoreResult<Option<MessageLog>>;
     async fn find_by_wa_id(&self, session_id: &str, wa_message_id: &str) -> StoreResult<Option<MessageLog>>;
+    /// Which of `wa_message_ids` the log of `session_id` holds (any order;
+    /// one query per 500 ids).
+    async fn known_wa_ids(&self, session_id: &str, wa_message_ids: &[String]) -> StoreResult<Vec<String>>;
     async fn set_status(
         &self,
         session_id: &str,

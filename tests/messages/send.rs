@@ -146,12 +146,29 @@ async fn a_late_receipt_never_moves_a_message_back() {
     );
     let Some(app) = TestApp::spawn_with(Backend::Sqlite, &config).await else { return };
     linked(&app, "s", "491702000001").await;
+    let mut events = app.state.sessions.hub().subscribe();
     let msg = accepted(&app, "s", json!({"to": "491709876543", "text": "hi"})).await;
     let id = msg["id"].as_str().unwrap();
     wait_message(&app, "s", id, "read").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = wait_message(&app, "s", id, "read").await;
     assert!(after["steps"]["delivered"].is_null(), "the late delivered receipt was ignored: {after}");
+    // Nor is it passed on as a receipt for a message the gateway did not send.
+    let mut statuses = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if e.session_id != "s" {
+            continue;
+        }
+        assert_ne!(
+            e.event, "message.ack",
+            "a late receipt of a known message surfaced as message.ack: {:?}",
+            e.data
+        );
+        if e.event == "message.status" && e.data["id"] == id {
+            statuses.push(e.data["status"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(statuses, ["sent", "read"], "the message's announced steps");
     app.stop().await.unwrap();
 }
 

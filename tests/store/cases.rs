@@ -179,6 +179,10 @@ pub async fn message_logs_insert_get_update(store: Store) {
     assert_eq!(with_wa.wa_message_id.as_deref(), Some("3EB0ABC"));
     assert_eq!(store.message_logs.find_by_wa_id("s", "3EB0ABC").await.unwrap().unwrap().message_id, "msg_1");
     assert!(store.message_logs.find_by_wa_id("s", "OTHER").await.unwrap().is_none());
+    let ids = ["OTHER".to_owned(), "3EB0ABC".to_owned(), "3EB0ABC".to_owned()];
+    assert_eq!(store.message_logs.known_wa_ids("s", &ids).await.unwrap(), ["3EB0ABC"]);
+    assert!(store.message_logs.known_wa_ids("other-session", &ids).await.unwrap().is_empty());
+    assert!(store.message_logs.known_wa_ids("s", &[]).await.unwrap().is_empty());
 
     let failed = store
         .message_logs
