@@ -40,7 +40,7 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
         F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Vec<R>> + Send,
     {
-        Self::spawn_inner(name, None, f)
+        Self::spawn_gated(name, WriteGate::open(), GateClass::Intake, f)
     }
 
     /// Like [`Self::spawn`] for writes behind `gate`: once items wait, it
@@ -51,22 +51,12 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
         F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Vec<R>> + Send,
     {
-        Self::spawn_inner(name, Some((gate, class)), f)
-    }
-
-    fn spawn_inner<F, Fut>(name: &'static str, gate: Option<(WriteGate, GateClass)>, f: F) -> Self
-    where
-        F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Vec<R>> + Send,
-    {
         let (tx, mut rx) = mpsc::channel::<Item<T, R>>(CHANNEL);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let (gate, turn) = match &gate {
-                    Some((gate, class)) => (Some(gate), gate.turn(*class).await),
-                    None => (None, None),
-                };
+                // An open gate gives no turn and `within` just runs `f`.
+                let turn = gate.turn(class).await;
                 while batch.len() < MAX_BATCH
                     && let Ok(item) = rx.try_recv()
                 {
@@ -75,10 +65,7 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
                 let (items, acks): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
                 metrics::histogram!("wag_write_batch_size", "kind" => name).record(items.len() as f64);
                 let started = std::time::Instant::now();
-                let results = match gate {
-                    Some(gate) => gate.within(turn, f(items)).await,
-                    None => f(items).await,
-                };
+                let results = gate.within(turn, f(items)).await;
                 metrics::histogram!("wag_write_batch_duration_seconds", "kind" => name)
                     .record(started.elapsed().as_secs_f64());
                 for (ack, result) in acks.into_iter().zip(results) {

@@ -31,6 +31,10 @@ fn by_session<'a>(
     sessions
 }
 
+/// Ids bound in one `IN (…)` list: a statement per this many keeps each
+/// well under SQLite's and PostgreSQL's limits on bound parameters.
+const IDS_PER_STATEMENT: usize = 500;
+
 /// Receipt steps in the order a batch applies them: (step, its time
 /// column, the statuses it may move forward from).
 const STEPS: [(&str, &str, &str); 3] = [
@@ -55,7 +59,7 @@ type Progress = (Vec<Option<MessageLog>>, Vec<Option<MessageLog>>);
 enum ProgressStatement<'a> {
     /// The `sent` marks of one session.
     Sent(&'a str, Vec<usize>),
-    /// One receipt step (`STEPS` index) for up to 500 ids of one session.
+    /// One receipt step (`STEPS` index) for up to `IDS_PER_STATEMENT` ids of one session.
     Step(usize, &'a str, Vec<usize>),
 }
 
@@ -75,7 +79,9 @@ fn progress_plan<'a>(
         let picked: Vec<usize> = (0..receipts.len()).filter(|&i| receipts[i].2 == *name).collect();
         for (session, picked) in by_session(picked, |i| &receipts[i].0) {
             plan.extend(
-                picked.chunks(500).map(|chunk| ProgressStatement::Step(step, session, chunk.to_vec())),
+                picked
+                    .chunks(IDS_PER_STATEMENT)
+                    .map(|chunk| ProgressStatement::Step(step, session, chunk.to_vec())),
             );
         }
     }
@@ -613,7 +619,7 @@ macro_rules! impl_repos {
 
             async fn known_wa_ids(&self, session_id: &str, wa_message_ids: &[String]) -> StoreResult<Vec<String>> {
                 let mut known = Vec::new();
-                for chunk in wa_message_ids.chunks(500) {
+                for chunk in wa_message_ids.chunks(IDS_PER_STATEMENT) {
                     let mut q = QueryBuilder::<$db>::new(
                         "SELECT DISTINCT wa_message_id FROM message_logs WHERE session_id = ",
                     );
