@@ -9,13 +9,16 @@
 //!
 //! A batcher whose writes go through a [`WriteGate`] takes its turn first
 //! and collects after (`spawn_gated`): what arrived while it waited joins
-//! the batch, instead of waiting for one more turn.
+//! the batch, instead of waiting for one more turn. An intake batcher with
+//! more items waiting keeps its turn for the next batch until background
+//! work is due: releasing it between batches handed the writer to
+//! background work every other turn, whatever the gate's priorities.
 
 use std::future::Future;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{GateClass, WriteGate};
+use crate::store::{GateClass, Turn, WriteGate};
 
 const MAX_BATCH: usize = 256;
 const CHANNEL: usize = 8192;
@@ -54,24 +57,35 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
         let (tx, mut rx) = mpsc::channel::<Item<T, R>>(CHANNEL);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
-            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            // Intake that has more waiting keeps its turn (see `gate.rs`).
+            let mut kept: Option<Option<Turn>> = None;
+            while kept.is_some() || rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 // An open gate gives no turn and `within` just runs `f`.
-                let turn = gate.turn(class).await;
+                let turn = match kept.take() {
+                    Some(turn) => turn,
+                    None => gate.turn(class).await,
+                };
                 while batch.len() < MAX_BATCH
                     && let Ok(item) = rx.try_recv()
                 {
                     batch.push(item);
                 }
+                if batch.is_empty() {
+                    continue;
+                }
                 let (items, acks): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
                 metrics::histogram!("wag_write_batch_size", "kind" => name).record(items.len() as f64);
                 let started = std::time::Instant::now();
-                let results = gate.within(turn, f(items)).await;
+                let results = gate.within(&turn, f(items)).await;
                 metrics::histogram!("wag_write_batch_duration_seconds", "kind" => name)
                     .record(started.elapsed().as_secs_f64());
                 for (ack, result) in acks.into_iter().zip(results) {
                     if let Some(ack) = ack {
                         let _ = ack.send(result);
                     }
+                }
+                if class == GateClass::Intake && !rx.is_empty() && !gate.background_due() {
+                    kept = Some(turn);
                 }
             }
         });

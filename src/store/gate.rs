@@ -10,11 +10,12 @@
 //! one commits, and readers (WAL) never wait.
 //!
 //! Two classes share the turn. **Intake** (new log rows and new jobs: what a
-//! client waits for before its 202) queues directly; **background** work
-//! (claims, results, `sent` marks, receipts) first queues among itself, so
-//! at most one background writer competes with intake at a time. Under a
-//! flood, intake gets every other turn instead of one in five, and
-//! background work still gets the turns in between (it is never starved).
+//! client waits for before its 202) goes first; **background** work
+//! (claims, results, `sent` marks, receipts) gets the turn when no intake
+//! waits, or once it has waited [`BACKGROUND_MAX_WAIT`] — so a burst of
+//! sends is answered at the writer's full speed, while the work behind it
+//! still moves at a bounded delay (and in larger batches, which the
+//! batchers collect while they wait). Each class is served in order.
 //! PostgreSQL has row locks and gets a gate that is always open. On SQLite
 //! the gated writes also share one connection (`Store::writer`), which
 //! keeps its page cache warm from one turn to the next.
@@ -26,15 +27,62 @@
 //! The gated writes inside see that their task holds the turn and do not
 //! queue for another.
 
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::oneshot;
 
+/// How long background work waits behind intake at most before it takes
+/// the next turn. Under a flood of sends the writer then spends most of its
+/// time on intake; the background batchers (claims, results, receipts)
+/// collect what arrives meanwhile and write it in one larger turn.
+pub const BACKGROUND_MAX_WAIT: Duration = Duration::from_millis(25);
+
+/// The turn and who waits for it.
 struct Lanes {
-    turn: Arc<Mutex<()>>,
-    background: Arc<Mutex<()>>,
+    state: Mutex<Queues>,
+    background_max_wait: Duration,
+}
+
+#[derive(Default)]
+struct Queues {
+    busy: bool,
+    intake: VecDeque<oneshot::Sender<()>>,
+    background: VecDeque<(Instant, oneshot::Sender<()>)>,
+}
+
+impl Lanes {
+    /// Hands the free turn to the next waiter that still waits, or frees it.
+    fn pass(&self, q: &mut Queues) {
+        loop {
+            let overdue =
+                q.background.front().is_some_and(|(since, _)| since.elapsed() >= self.background_max_wait);
+            let next = if overdue || q.intake.is_empty() {
+                q.background.pop_front().map(|(_, tx)| tx)
+            } else {
+                q.intake.pop_front()
+            };
+            match next {
+                // A waiter that gave up dropped its receiver: try the next.
+                Some(tx) => {
+                    if tx.send(()).is_ok() {
+                        return;
+                    }
+                }
+                None => {
+                    q.busy = false;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn release(&self) {
+        let mut q = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.pass(&mut q);
+    }
 }
 
 tokio::task_local! {
@@ -57,15 +105,44 @@ pub struct WriteGate(Option<Arc<Lanes>>);
 
 /// A writer's turn; it ends when dropped. A turn taken inside
 /// [`WriteGate::within`] holds nothing (the enclosing one counts).
-pub struct Turn {
-    _turn: Option<OwnedMutexGuard<()>>,
-    _background: Option<OwnedMutexGuard<()>>,
+pub struct Turn(Option<Arc<Lanes>>);
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let Some(lanes) = self.0.take() {
+            lanes.release();
+        }
+    }
+}
+
+/// A place in a queue; if the waiting task gives up after the turn was
+/// handed to it, the turn passes on instead of being lost.
+struct Waiting {
+    /// None once the turn was taken over by a [`Turn`].
+    lanes: Option<Arc<Lanes>>,
+    rx: oneshot::Receiver<()>,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(lanes) = self.lanes.take() {
+            self.rx.close();
+            if self.rx.try_recv().is_ok() {
+                lanes.release();
+            }
+        }
+    }
 }
 
 impl WriteGate {
     /// A gate that admits one writer at a time.
     pub fn serial() -> Self {
-        Self(Some(Arc::new(Lanes { turn: Arc::default(), background: Arc::default() })))
+        Self::serial_with(BACKGROUND_MAX_WAIT)
+    }
+
+    /// A serial gate where background work waits at most `background_max_wait`.
+    pub fn serial_with(background_max_wait: Duration) -> Self {
+        Self(Some(Arc::new(Lanes { state: Mutex::default(), background_max_wait })))
     }
 
     /// A gate that never waits.
@@ -89,31 +166,55 @@ impl WriteGate {
     pub async fn turn(&self, class: Class) -> Option<Turn> {
         let lanes = self.0.as_ref()?;
         if HELD.try_with(|held| *held == Arc::as_ptr(lanes) as usize).unwrap_or(false) {
-            return Some(Turn { _turn: None, _background: None });
+            return Some(Turn(None));
         }
         let started = Instant::now();
-        let background = match class {
-            Class::Intake => None,
-            Class::Background => Some(lanes.background.clone().lock_owned().await),
+        let rx = {
+            let mut q = lanes.state.lock().unwrap_or_else(|e| e.into_inner());
+            if q.busy {
+                let (tx, rx) = oneshot::channel();
+                match class {
+                    Class::Intake => q.intake.push_back(tx),
+                    Class::Background => q.background.push_back((started, tx)),
+                }
+                Some(rx)
+            } else {
+                q.busy = true;
+                None
+            }
         };
-        let turn = lanes.turn.clone().lock_owned().await;
+        let held = match rx {
+            None => lanes.clone(),
+            Some(rx) => {
+                let mut waiting = Waiting { lanes: Some(lanes.clone()), rx };
+                // A sender is dropped unsent only with the gate, which
+                // `waiting` keeps alive: this resolves with the turn.
+                let _ = (&mut waiting.rx).await;
+                waiting.lanes.take().unwrap_or_else(|| lanes.clone())
+            }
+        };
         record(started, if class == Class::Intake { "intake" } else { "background" });
-        Some(Turn { _turn: Some(turn), _background: background })
+        Some(Turn(Some(held)))
     }
 
     /// Runs `work` holding `turn` (from this gate): the gated writes inside
     /// it, in this task, use the turn instead of waiting for another. Work
     /// that hands writes to another task and waits for them would wait for
     /// itself: keep such work outside.
-    pub async fn within<F: Future>(&self, turn: Option<Turn>, work: F) -> F::Output {
+    pub async fn within<F: Future>(&self, turn: &Option<Turn>, work: F) -> F::Output {
         match (turn, &self.0) {
-            (Some(turn), Some(lanes)) => {
-                let out = HELD.scope(Arc::as_ptr(lanes) as usize, work).await;
-                drop(turn);
-                out
-            }
+            (Some(_), Some(lanes)) => HELD.scope(Arc::as_ptr(lanes) as usize, work).await,
             _ => work.await,
         }
+    }
+
+    /// Whether background work has waited past its bound: an intake writer
+    /// with more to write keeps its turn only while this is false.
+    pub fn background_due(&self) -> bool {
+        self.0.as_ref().is_some_and(|lanes| {
+            let q = lanes.state.lock().unwrap_or_else(|e| e.into_inner());
+            q.background.front().is_some_and(|(since, _)| since.elapsed() >= lanes.background_max_wait)
+        })
     }
 }
 
@@ -125,33 +226,110 @@ fn record(started: Instant, class: &'static str) {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex as StdMutex;
-    use std::time::Duration;
+
+    use futures_util::FutureExt;
 
     use super::*;
 
-    #[tokio::test]
-    async fn intake_overtakes_queued_background_work_but_never_starves_it() {
-        let gate = WriteGate::serial();
-        let order = Arc::new(StdMutex::new(Vec::new()));
-        let first = gate.intake().await.expect("a serial gate gives turns");
-        let mut tasks = Vec::new();
-        for name in ["bg1", "bg2", "bg3", "intake"] {
-            let (gate, order) = (gate.clone(), order.clone());
-            tasks.push(tokio::spawn(async move {
-                let _turn = if name == "intake" { gate.intake().await } else { gate.background().await };
-                order.lock().unwrap().push(name);
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }));
-            // Each waiter queues before the next one starts.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    /// Queues `name` for a turn of `class` on `gate`; the turn is held 5 ms.
+    fn queue(
+        gate: &WriteGate,
+        order: &Arc<StdMutex<Vec<&'static str>>>,
+        name: &'static str,
+        class: Class,
+    ) -> tokio::task::JoinHandle<()> {
+        let (gate, order) = (gate.clone(), order.clone());
+        tokio::spawn(async move {
+            let _turn = gate.turn(class).await;
+            order.lock().unwrap().push(name);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        })
+    }
+
+    async fn run(first: Option<Turn>, tasks: Vec<tokio::task::JoinHandle<()>>) {
         drop(first);
         for task in tasks {
             task.await.unwrap();
         }
-        // bg1 was already waiting for the turn; intake comes next, ahead of
-        // background work queued before it, then background work resumes.
-        assert_eq!(*order.lock().unwrap(), ["bg1", "intake", "bg2", "bg3"]);
+    }
+
+    #[tokio::test]
+    async fn intake_overtakes_background_work_that_has_not_waited_long() {
+        let gate = WriteGate::serial_with(Duration::from_secs(60));
+        let order = Arc::new(StdMutex::new(Vec::new()));
+        let first = gate.intake().await.expect("a serial gate gives turns");
+        let mut tasks = Vec::new();
+        for (name, class) in [
+            ("bg1", Class::Background),
+            ("bg2", Class::Background),
+            ("in1", Class::Intake),
+            ("in2", Class::Intake),
+        ] {
+            tasks.push(queue(&gate, &order, name, class));
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        run(Some(first), tasks).await;
+        // Intake first, each class in its own order; the background work
+        // still runs once intake stops arriving.
+        assert_eq!(*order.lock().unwrap(), ["in1", "in2", "bg1", "bg2"]);
+    }
+
+    #[tokio::test]
+    async fn background_work_waiting_past_the_bound_goes_before_intake() {
+        let max_wait = Duration::from_millis(20);
+        let gate = WriteGate::serial_with(max_wait);
+        let order = Arc::new(StdMutex::new(Vec::new()));
+        let first = gate.intake().await.expect("a serial gate gives turns");
+        let mut tasks = vec![queue(&gate, &order, "bg", Class::Background)];
+        tokio::time::sleep(max_wait + Duration::from_millis(5)).await;
+        for name in ["in1", "in2"] {
+            tasks.push(queue(&gate, &order, name, Class::Intake));
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        run(Some(first), tasks).await;
+        assert_eq!(*order.lock().unwrap(), ["bg", "in1", "in2"]);
+    }
+
+    #[tokio::test]
+    async fn a_stream_of_intake_never_starves_background_work() {
+        let max_wait = Duration::from_millis(20);
+        let gate = WriteGate::serial_with(max_wait);
+        let order = Arc::new(StdMutex::new(Vec::new()));
+        // One intake writer that always wants the turn again at once.
+        let intake = {
+            let (gate, order) = (gate.clone(), order.clone());
+            tokio::spawn(async move {
+                for _ in 0..200 {
+                    let _turn = gate.intake().await;
+                    order.lock().unwrap().push("in");
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let bg = queue(&gate, &order, "bg", Class::Background);
+        run(None, vec![intake, bg]).await;
+        let order = order.lock().unwrap();
+        let at = order.iter().position(|n| *n == "bg").expect("background work ran");
+        // 2 ms intake turns: the background writer got the turn after about
+        // ten of them (max_wait), long before the stream of 200 ended.
+        let bound = 100;
+        assert!(at <= bound, "background work waited {at} intake turns: {order:?}");
+    }
+
+    #[tokio::test]
+    async fn a_waiter_that_gives_up_passes_the_turn_on() {
+        let gate = WriteGate::serial();
+        let held = gate.intake().await;
+        // Gave up while queued.
+        assert!(tokio::time::timeout(Duration::from_millis(10), gate.background()).await.is_err());
+        // Queued, handed the turn, and dropped before it saw it.
+        let mut waiter = Box::pin(gate.intake());
+        assert!((&mut waiter).now_or_never().is_none(), "the turn is held");
+        drop(held);
+        drop(waiter);
+        let next = tokio::time::timeout(Duration::from_secs(1), gate.background()).await;
+        assert!(next.expect("the turn was not lost").is_some());
     }
 
     #[tokio::test]
@@ -166,7 +344,7 @@ mod tests {
                 got_turn.store(true, std::sync::atomic::Ordering::SeqCst);
             })
         };
-        let overtaken = gate.within(turn, async {
+        let overtaken = gate.within(&turn, async {
             // Both classes: neither waits for the turn this task holds.
             let a = tokio::time::timeout(Duration::from_secs(1), gate.intake()).await.expect("nested intake");
             let b = tokio::time::timeout(Duration::from_secs(1), gate.background())
@@ -177,6 +355,7 @@ mod tests {
             got_turn.load(std::sync::atomic::Ordering::SeqCst)
         });
         assert!(!overtaken.await, "another task got a turn while this one held it");
+        drop(turn);
         // `within` gave the turn back.
         tokio::time::timeout(Duration::from_secs(1), waiting).await.expect("the turn was released").unwrap();
         assert!(got_turn.load(std::sync::atomic::Ordering::SeqCst));
@@ -187,7 +366,7 @@ mod tests {
         let (a, b) = (WriteGate::serial(), WriteGate::serial());
         let held_b = b.intake().await;
         let turn = a.intake().await;
-        let waited = a.within(turn, async {
+        let waited = a.within(&turn, async {
             tokio::time::timeout(Duration::from_millis(50), b.intake()).await.is_err()
         });
         assert!(waited.await, "a turn on gate a let a writer through gate b");

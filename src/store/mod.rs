@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 pub use backend::SqlBackend;
 pub use connect::{connect, ensure_private_dir};
-pub use gate::{Class as GateClass, WriteGate};
+pub use gate::{Class as GateClass, Turn, WriteGate};
 pub use models::*;
 pub use repos::*;
 pub(crate) use script::ScriptTx;
@@ -214,6 +214,9 @@ fn writer_pool(pool: &sqlx::SqlitePool) -> sqlx::SqlitePool {
     sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(pool.options().get_acquire_timeout())
+        // A ping per acquire is one more hand-off to the connection's
+        // thread per gated write, and a local file has nothing to detect.
+        .test_before_acquire(false)
         // Kept open: closing it would throw the warm cache away.
         .idle_timeout(None)
         .max_lifetime(None)
