@@ -105,3 +105,55 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
         let _ = self.tx.send((item, None)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_intake_batcher_with_more_waiting_keeps_its_turn_until_background_work_is_due() {
+        for (max_wait, expected) in
+            [(Duration::from_secs(60), ["[1]", "[2]", "bg"]), (Duration::ZERO, ["[1]", "bg", "[2]"])]
+        {
+            let gate = WriteGate::serial_with(max_wait);
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let log = order.clone();
+            let batcher =
+                Batcher::spawn_gated("test", gate.clone(), GateClass::Intake, move |items: Vec<u32>| {
+                    let log = log.clone();
+                    async move {
+                        log.lock().unwrap().push(format!("{items:?}"));
+                        tokio::time::sleep(Duration::from_millis(30)).await;
+                        vec![(); items.len()]
+                    }
+                });
+            let first = tokio::spawn({
+                let b = batcher.clone();
+                async move { b.call(1).await }
+            });
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            // Background work queues while the first batch holds the turn,
+            // then more intake arrives.
+            let bg = tokio::spawn({
+                let (gate, order) = (gate.clone(), order.clone());
+                async move {
+                    let _turn = gate.background().await;
+                    order.lock().unwrap().push("bg".to_owned());
+                }
+            });
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let second = tokio::spawn({
+                let b = batcher.clone();
+                async move { b.call(2).await }
+            });
+            for task in [first, second] {
+                assert!(task.await.unwrap().is_some());
+            }
+            bg.await.unwrap();
+            assert_eq!(*order.lock().unwrap(), expected, "background work due after {max_wait:?}");
+        }
+    }
+}

@@ -295,20 +295,23 @@ mod tests {
         let max_wait = Duration::from_millis(20);
         let gate = WriteGate::serial_with(max_wait);
         let order = Arc::new(StdMutex::new(Vec::new()));
-        // One intake writer that always wants the turn again at once.
-        let intake = {
-            let (gate, order) = (gate.clone(), order.clone());
-            tokio::spawn(async move {
-                for _ in 0..200 {
-                    let _turn = gate.intake().await;
-                    order.lock().unwrap().push("in");
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
+        // Two intake writers taking turns: whenever one gives the turn
+        // back, the other is already waiting for it.
+        let intake: Vec<_> = (0..2)
+            .map(|_| {
+                let (gate, order) = (gate.clone(), order.clone());
+                tokio::spawn(async move {
+                    for _ in 0..100 {
+                        let _turn = gate.intake().await;
+                        order.lock().unwrap().push("in");
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                })
             })
-        };
+            .collect();
         tokio::time::sleep(Duration::from_millis(1)).await;
         let bg = queue(&gate, &order, "bg", Class::Background);
-        run(None, vec![intake, bg]).await;
+        run(None, intake.into_iter().chain([bg]).collect()).await;
         let order = order.lock().unwrap();
         let at = order.iter().position(|n| *n == "bg").expect("background work ran");
         // 2 ms intake turns: the background writer got the turn after about
