@@ -70,9 +70,6 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
                 {
                     batch.push(item);
                 }
-                if batch.is_empty() {
-                    continue;
-                }
                 let (items, acks): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
                 metrics::histogram!("wag_write_batch_size", "kind" => name).record(items.len() as f64);
                 let started = std::time::Instant::now();

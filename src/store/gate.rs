@@ -57,9 +57,7 @@ impl Lanes {
     /// Hands the free turn to the next waiter that still waits, or frees it.
     fn pass(&self, q: &mut Queues) {
         loop {
-            let overdue =
-                q.background.front().is_some_and(|(since, _)| since.elapsed() >= self.background_max_wait);
-            let next = if overdue || q.intake.is_empty() {
+            let next = if self.background_due(q) || q.intake.is_empty() {
                 q.background.pop_front().map(|(_, tx)| tx)
             } else {
                 q.intake.pop_front()
@@ -77,6 +75,11 @@ impl Lanes {
                 }
             }
         }
+    }
+
+    /// Whether the longest-waiting background writer has waited its bound.
+    fn background_due(&self, q: &Queues) -> bool {
+        q.background.front().is_some_and(|(since, _)| since.elapsed() >= self.background_max_wait)
     }
 
     fn release(&self) {
@@ -211,10 +214,9 @@ impl WriteGate {
     /// Whether background work has waited past its bound: an intake writer
     /// with more to write keeps its turn only while this is false.
     pub fn background_due(&self) -> bool {
-        self.0.as_ref().is_some_and(|lanes| {
-            let q = lanes.state.lock().unwrap_or_else(|e| e.into_inner());
-            q.background.front().is_some_and(|(since, _)| since.elapsed() >= lanes.background_max_wait)
-        })
+        self.0
+            .as_ref()
+            .is_some_and(|lanes| lanes.background_due(&lanes.state.lock().unwrap_or_else(|e| e.into_inner())))
     }
 }
 
@@ -359,7 +361,7 @@ mod tests {
         });
         assert!(!overtaken.await, "another task got a turn while this one held it");
         drop(turn);
-        // `within` gave the turn back.
+        // Dropping the turn gave it back.
         tokio::time::timeout(Duration::from_secs(1), waiting).await.expect("the turn was released").unwrap();
         assert!(got_turn.load(std::sync::atomic::Ordering::SeqCst));
     }
