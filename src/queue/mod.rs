@@ -30,7 +30,8 @@ mod sql;
 mod types;
 pub mod worker;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -123,11 +124,18 @@ pub const QUEUES: &[&str] = &["messages", "webhooks"];
 pub struct Queue {
     backend: Arc<dyn QueueBackend>,
     default_max_attempts: u32,
+    /// Whether each queue's jobs are ordered, from its first job on (see
+    /// [`Self::checked`]).
+    kinds: Arc<Mutex<HashMap<String, bool>>>,
 }
 
 impl Queue {
     pub fn new(backend: Arc<dyn QueueBackend>) -> Self {
-        Self { backend, default_max_attempts: DEFAULT_MAX_ATTEMPTS }
+        Self::with_attempts(backend, DEFAULT_MAX_ATTEMPTS)
+    }
+
+    fn with_attempts(backend: Arc<dyn QueueBackend>, default_max_attempts: u32) -> Self {
+        Self { backend, default_max_attempts, kinds: Arc::default() }
     }
 
     /// Picks the backend: Redis when configured (unless `queue.backend =
@@ -155,7 +163,7 @@ impl Queue {
                 Pool::Postgres(p) => Arc::new(SqlQueue::new(p.clone())),
             },
         };
-        Ok(Self { backend, default_max_attempts: config.queue.max_attempts })
+        Ok(Self::with_attempts(backend, config.queue.max_attempts))
     }
 
     pub fn backend(&self) -> &Arc<dyn QueueBackend> {
@@ -170,7 +178,7 @@ impl Queue {
 
     /// Adds jobs in one transaction (SQL) or a few script calls (Redis).
     pub async fn enqueue_many(&self, jobs: Vec<NewJob>) -> QueueResult<Vec<Enqueued>> {
-        self.backend.enqueue(&self.with_defaults(jobs)).await
+        self.backend.enqueue(&self.checked(jobs)?).await
     }
 
     /// Adds jobs with the rows they need (see [`QueueBackend::enqueue_with`]).
@@ -179,15 +187,28 @@ impl Queue {
         jobs: Vec<NewJob>,
         rows: &dyn Companion,
     ) -> QueueResult<Vec<Enqueued>> {
-        self.backend.enqueue_with(&self.with_defaults(jobs), rows).await
+        self.backend.enqueue_with(&self.checked(jobs)?, rows).await
     }
 
-    /// Jobs without their own attempt budget get the configured one.
-    fn with_defaults(&self, mut jobs: Vec<NewJob>) -> Vec<NewJob> {
+    /// Jobs without their own attempt budget get the configured one. A
+    /// queue's jobs are all ordered or all not: the database backends keep
+    /// unordered lanes' jobs in an index of their own, where an ordered job
+    /// sent to an unordered lane would never be found (a programming error,
+    /// refused here rather than lost there).
+    fn checked(&self, mut jobs: Vec<NewJob>) -> QueueResult<Vec<NewJob>> {
+        let mut kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner());
         for job in &mut jobs {
             job.max_attempts.get_or_insert(self.default_max_attempts);
+            let kind = *kinds.entry(job.queue.clone()).or_insert(job.ordered);
+            if kind != job.ordered {
+                let (is, was) = if job.ordered { ("ordered", "unordered") } else { ("unordered", "ordered") };
+                return Err(QueueError::Backend(format!(
+                    "job {:?} is {is} but queue {:?} runs {was} jobs",
+                    job.id, job.queue
+                )));
+            }
         }
-        jobs
+        Ok(jobs)
     }
 
     pub async fn cancel(&self, queue: &str, id: &str) -> QueueResult<CancelResult> {

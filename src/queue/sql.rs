@@ -15,6 +15,10 @@
 //! test machines), so the backend vacuums its own two tables every
 //! `VACUUM_EVERY` claims, in the background.
 //!
+//! Unordered lanes read their jobs through a due-time index that holds
+//! only unordered jobs (`NOT ordered` in those queries lets both databases
+//! use it); the queue front keeps each queue's jobs of one kind.
+//!
 //! Heads are read with `ORDER BY … LIMIT 1`, never `MIN()`: on a table with
 //! stale statistics PostgreSQL may plan `MIN()` as a scan of the whole lane.
 
@@ -378,7 +382,7 @@ const REFRESH_LANES: &str = "UPDATE queue_lanes SET ready_at = CASE
               AND j.state = 'queued' ORDER BY j.order_at, j.seq LIMIT 1)
         END)
     ELSE (SELECT j.due_at FROM queue_jobs j WHERE j.queue = queue_lanes.queue AND j.lane = queue_lanes.lane
-          AND j.state = 'queued' ORDER BY j.due_at LIMIT 1)
+          AND NOT j.ordered AND j.state = 'queued' ORDER BY j.due_at LIMIT 1)
     END
     WHERE queue = ";
 
@@ -394,8 +398,8 @@ const DROP_IDLE_LANES: &str = "DELETE FROM queue_lanes WHERE queue = $1 AND read
 /// Marks a lane served (round-robin) in the same statement as its refresh.
 const SERVE_LANE: &str = "UPDATE queue_lanes SET served = $3, ready_at = CASE
     WHEN ordered THEN NULL
-    ELSE (SELECT j.due_at FROM queue_jobs j WHERE j.queue = $1 AND j.lane = $2 AND j.state = 'queued'
-          ORDER BY j.due_at LIMIT 1)
+    ELSE (SELECT j.due_at FROM queue_jobs j WHERE j.queue = $1 AND j.lane = $2 AND NOT j.ordered
+          AND j.state = 'queued' ORDER BY j.due_at LIMIT 1)
     END
     WHERE queue = $1 AND lane = $2";
 
@@ -698,8 +702,8 @@ macro_rules! impl_sql_queue {
                 lease_until: i64,
             ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
                 let jobs = sqlx::query_as::<$db, JobRow>(concat!(
-                    "SELECT ", job_cols!(), " FROM queue_jobs WHERE queue = $1 AND lane = $2 AND state = 'queued' \
-                     AND due_at <= $3 ORDER BY due_at, seq LIMIT $4",
+                    "SELECT ", job_cols!(), " FROM queue_jobs WHERE queue = $1 AND lane = $2 AND NOT ordered \
+                     AND state = 'queued' AND due_at <= $3 ORDER BY due_at, seq LIMIT $4",
                     $lock
                 ))
                 .bind(queue)

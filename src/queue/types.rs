@@ -59,8 +59,8 @@ pub struct NewJob {
     pub queue: String,
     /// Fairness and ordering group, e.g. the session id.
     pub lane: String,
-    /// Run this lane's jobs one at a time, in enqueue order. A lane is
-    /// ordered or not from its first job on.
+    /// Run this lane's jobs one at a time, in enqueue order. All jobs of a
+    /// queue are ordered or all are not (`Queue` refuses a mix).
     pub ordered: bool,
     pub payload: Value,
     /// Not before this time (ms); None = now.

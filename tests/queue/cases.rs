@@ -271,6 +271,27 @@ pub async fn ordered_lane_runs_one_at_a_time_in_order(f: &Fixture) {
     assert!(!overlap.load(Ordering::SeqCst), "two jobs of an ordered lane ran at once");
 }
 
+/// A queue's jobs are all ordered or all not: the database backends read
+/// unordered lanes through an index of unordered jobs only, so a mix would
+/// lose jobs there. The queue front refuses it before anything is stored.
+pub async fn a_queue_refuses_to_mix_ordered_and_unordered_jobs(f: &Fixture) {
+    let queue = Queue::new(f.backend.clone());
+    queue.enqueue(job("chat-1", 0).id("o0").ordered()).await.unwrap();
+    let err = queue.enqueue(job("chat-1", 1).id("u1")).await.unwrap_err();
+    assert!(err.to_string().contains("unordered"), "{err}");
+    let mixed = vec![job("chat-2", 2).id("o2").ordered(), job("chat-2", 3).id("u3")];
+    assert!(
+        queue.enqueue_many(mixed).await.is_err(),
+        "a batch with one job of the other kind is refused whole"
+    );
+    for id in ["u1", "o2", "u3"] {
+        assert!(queue.get(Q, id).await.unwrap().is_none(), "{id} was stored");
+    }
+    // Another queue has its own kind.
+    queue.enqueue(NewJob::new("other", "lane", json!({})).id("x")).await.unwrap();
+    assert!(queue.get(Q, "o0").await.unwrap().is_some());
+}
+
 pub async fn fairness_across_lanes(f: &Fixture) {
     let b = f.backend.clone();
     let backlog: Vec<NewJob> = (0..50_000).map(|n| job("busy-session", n)).collect();

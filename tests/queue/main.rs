@@ -52,6 +52,7 @@ contract!(
     delayed_job_fires_on_time_when_another_process_enqueued_it,
     cancelled_jobs_never_run,
     ordered_lane_runs_one_at_a_time_in_order,
+    a_queue_refuses_to_mix_ordered_and_unordered_jobs,
     fairness_across_lanes,
     backlog_of_100k_drains,
     expired_lease_redelivers_and_stale_attempt_is_ignored,
