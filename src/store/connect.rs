@@ -43,6 +43,13 @@ pub async fn connect(config: &Config) -> anyhow::Result<Store> {
                 // the commit that fills the WAL; this is only the safety net
                 // for a process that does not run the checkpointer.
                 .pragma("wal_autocheckpoint", "20000")
+                // The connection's thread hands rows over through a channel
+                // of this many; past it, the thread waits until the awaiting
+                // task is scheduled and drains it. sqlx's default (50) is
+                // below a busy batch's RETURNING rows (up to 256 accepted
+                // jobs, a receipt batch's rows), which made the one writer
+                // idle inside its turn on a busy runtime.
+                .row_buffer_size(1024)
                 .log_slow_statements(tracing::log::LevelFilter::Warn, SLOW_STATEMENT);
             if let Some(dir) = options.get_filename().parent() {
                 ensure_private_dir(dir)?;
