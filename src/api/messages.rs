@@ -39,7 +39,7 @@ pub fn router(max_request_bytes: usize) -> Router<AppState> {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"id": "msg_0192f0c46b557d1e9b8e3f1a2c4d5e6f", "wa_id": "3EB0A1B2C3D4E5F60718", "session_id": "sales",
+#[schema(example = json!({"id": "msg_0192f0c46b557d1e9b8e3f1a2c4d5e6f", "wa_id": "3EB092F0C46B551B2D1B3E", "session_id": "sales",
     "direction": "outgoing", "chat": "491701234567@s.whatsapp.net", "sender": null, "type": "text", "preview": "Your order has shipped 📦",
     "status": "queued", "error": null, "request_id": "0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f", "created_at": "2026-11-30T12:00:00Z",
     "updated_at": "2026-11-30T12:00:00Z", "sent_at": null, "delivered_at": null, "read_at": null, "played_at": null, "failed_at": null}))]
