@@ -35,6 +35,9 @@ fn by_session<'a>(
 /// well under SQLite's and PostgreSQL's limits on bound parameters.
 const IDS_PER_STATEMENT: usize = 500;
 
+/// Message log ids deleted per statement by retention.
+const RETENTION_CHUNK: i64 = 5_000;
+
 /// Receipt steps in the order a batch applies them: (step, its time
 /// column, the statuses it may move forward from).
 const STEPS: [(&str, &str, &str); 3] = [
@@ -894,12 +897,49 @@ macro_rules! impl_repos {
                 .0)
             }
 
+            /// Rows are created in id order, so the rows older than `cutoff`
+            /// are the ids below a boundary, found by a binary search over
+            /// the primary key (no index on `created_at`: on the hot path it
+            /// was one more index write per message). Deleted in id ranges
+            /// of `RETENTION_CHUNK`, each its own short write, so a large
+            /// backlog never holds SQLite's one writer for long. A clock
+            /// that stepped back can keep or take a few rows near the
+            /// boundary, by the size of the step.
             async fn delete_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
-                let done = sqlx::query::<$db>("DELETE FROM message_logs WHERE created_at < $1")
-                    .bind(cutoff)
-                    .execute(&self.pool)
+                let (first, last): (Option<i64>, Option<i64>) =
+                    sqlx::query_as::<$db, (Option<i64>, Option<i64>)>("SELECT MIN(id), MAX(id) FROM message_logs")
+                        .fetch_one(&self.pool)
+                        .await?;
+                let (Some(first), Some(last)) = (first, last) else { return Ok(0) };
+                // Every id below `old_below` is older than the cutoff; no id
+                // at or above `new_from` is.
+                let (mut old_below, mut new_from) = (first, last + 1);
+                while old_below < new_from {
+                    let mid = old_below + (new_from - old_below) / 2;
+                    let probe = sqlx::query_as::<$db, (i64, DateTime<Utc>)>(
+                        "SELECT id, created_at FROM message_logs WHERE id >= $1 ORDER BY id LIMIT 1",
+                    )
+                    .bind(mid)
+                    .fetch_optional(&self.pool)
                     .await?;
-                Ok(done.rows_affected())
+                    match probe {
+                        Some((id, at)) if at < cutoff => old_below = id + 1,
+                        _ => new_from = mid,
+                    }
+                }
+                let mut deleted = 0;
+                let mut from = first;
+                while from < old_below {
+                    let to = (from + RETENTION_CHUNK).min(old_below);
+                    deleted += sqlx::query::<$db>("DELETE FROM message_logs WHERE id >= $1 AND id < $2")
+                        .bind(from)
+                        .bind(to)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                    from = to;
+                }
+                Ok(deleted)
             }
         }
 

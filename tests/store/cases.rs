@@ -238,15 +238,31 @@ pub async fn message_logs_list_filters_and_pages(store: Store) {
 
 pub async fn message_logs_retention(store: Store) {
     session(&store, "s").await;
-    store.message_logs.insert(&log("s", "old", "c", Direction::Outgoing)).await.unwrap();
+    assert_eq!(store.message_logs.delete_before(Utc::now()).await.unwrap(), 0, "an empty log");
+    // Old rows with a gap in their ids (the boundary search must step over it).
+    for n in 0..13 {
+        store.message_logs.insert(&log("s", &format!("old{n}"), "c", Direction::Outgoing)).await.unwrap();
+    }
+    let gap = "DELETE FROM message_logs WHERE message_id IN ('old3', 'old4', 'old5', 'old6', 'old7', 'old8')";
+    let removed = match store.pool() {
+        Pool::Sqlite(p) => sqlx::query(gap).execute(p).await.unwrap().rows_affected(),
+        Pool::Postgres(p) => sqlx::query(gap).execute(p).await.unwrap().rows_affected(),
+    };
+    assert_eq!(removed, 6);
     let cutoff = Utc::now();
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    store.message_logs.insert(&log("s", "new", "c", Direction::Outgoing)).await.unwrap();
+    for n in 0..5 {
+        store.message_logs.insert(&log("s", &format!("new{n}"), "c", Direction::Outgoing)).await.unwrap();
+    }
 
     assert_eq!(store.message_logs.delete_before(cutoff - Duration::hours(1)).await.unwrap(), 0);
-    assert_eq!(store.message_logs.delete_before(cutoff).await.unwrap(), 1);
-    assert!(store.message_logs.get("s", "old").await.unwrap().is_none());
-    assert!(store.message_logs.get("s", "new").await.unwrap().is_some());
+    assert_eq!(store.message_logs.delete_before(cutoff).await.unwrap(), 7);
+    assert_eq!(store.message_logs.delete_before(cutoff).await.unwrap(), 0, "nothing old is left");
+    assert!(store.message_logs.get("s", "old12").await.unwrap().is_none());
+    for n in 0..5 {
+        assert!(store.message_logs.get("s", &format!("new{n}")).await.unwrap().is_some(), "new{n} was kept");
+    }
+    assert_eq!(store.message_logs.delete_before(Utc::now() + Duration::seconds(1)).await.unwrap(), 5);
 }
 
 pub async fn webhooks_crud_scoped_to_session(store: Store) {
