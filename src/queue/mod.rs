@@ -199,7 +199,11 @@ impl Queue {
         let mut kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner());
         for job in &mut jobs {
             job.max_attempts.get_or_insert(self.default_max_attempts);
-            let kind = *kinds.entry(job.queue.clone()).or_insert(job.ordered);
+            // Looked up before inserting: no key copied per job on the send path.
+            let kind = match kinds.get(&job.queue) {
+                Some(&kind) => kind,
+                None => *kinds.entry(job.queue.clone()).or_insert(job.ordered),
+            };
             if kind != job.ordered {
                 let (is, was) = if job.ordered { ("ordered", "unordered") } else { ("unordered", "ordered") };
                 return Err(QueueError::Backend(format!(
