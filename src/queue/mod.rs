@@ -154,10 +154,7 @@ impl Queue {
             }
             (QueueBackendKind::Database, _) | (QueueBackendKind::Auto, None) => match store.pool() {
                 Pool::Sqlite(p) => {
-                    let writer = match store.writer() {
-                        Pool::Sqlite(w) => w.clone(),
-                        Pool::Postgres(_) => p.clone(),
-                    };
+                    let writer = store.sqlite_writer().cloned().unwrap_or_else(|| p.clone().into());
                     Arc::new(SqlQueue::new(p.clone()).with_writer(store.write_gate(), writer))
                 }
                 Pool::Postgres(p) => Arc::new(SqlQueue::new(p.clone())),

@@ -31,12 +31,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::{Database, FromRow, Pool, Postgres, QueryBuilder, Sqlite, Transaction};
+use sqlx::{
+    Connection as _, Database, FromRow, PgConnection, Pool, Postgres, QueryBuilder, Sqlite, SqliteConnection,
+    Transaction,
+};
 
 use super::types::*;
 use super::{Companion, QueueBackend};
 use crate::store::push_in;
-use crate::store::{ScriptTx, WriteGate};
+use crate::store::{ScriptTx, WriteGate, Writer};
 
 /// Jobs whose lease expired, requeued per claim call at most.
 const REQUEUE_BATCH: i64 = 256;
@@ -47,7 +50,7 @@ const VACUUM_EVERY: u64 = 1_000;
 pub struct SqlQueue<DB: Database> {
     pool: Pool<DB>,
     /// The connection the gated writes use (see [`Self::with_writer`]).
-    writer: Pool<DB>,
+    writer: Writer<DB>,
     gate: WriteGate,
     claimed: Arc<AtomicU64>,
     vacuuming: Arc<AtomicBool>,
@@ -57,7 +60,7 @@ pub struct SqlQueue<DB: Database> {
 impl<DB: Database> SqlQueue<DB> {
     pub fn new(pool: Pool<DB>) -> Self {
         Self {
-            writer: pool.clone(),
+            writer: Writer::Pool(pool.clone()),
             pool,
             gate: WriteGate::open(),
             claimed: Arc::new(AtomicU64::new(0)),
@@ -69,8 +72,8 @@ impl<DB: Database> SqlQueue<DB> {
     /// Claims, enqueues and results take `gate` (the store's SQLite writer
     /// gate), so they queue behind the message log's writes instead of
     /// sleeping in SQLite's busy handler, and run on `writer`, the store's
-    /// one writing connection (see `Store::writer`).
-    pub fn with_writer(mut self, gate: WriteGate, writer: Pool<DB>) -> Self {
+    /// one writing connection (see `store/writer.rs`).
+    pub fn with_writer(mut self, gate: WriteGate, writer: Writer<DB>) -> Self {
         self.gate = gate;
         self.writer = writer;
         self
@@ -148,34 +151,31 @@ fn limit(n: usize) -> i64 {
 /// Begins the transaction a claim or state change runs in.
 #[async_trait]
 trait Begin<DB: Database> {
-    async fn begin(pool: &Pool<DB>) -> Result<Transaction<'static, DB>, sqlx::Error>;
+    async fn begin(conn: &mut DB::Connection) -> Result<Transaction<'_, DB>, sqlx::Error>;
 }
 
 struct Tx;
 
 #[async_trait]
 impl Begin<Postgres> for Tx {
-    async fn begin(pool: &Pool<Postgres>) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        pool.begin().await
+    async fn begin(conn: &mut PgConnection) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
+        conn.begin().await
     }
 }
 
 #[async_trait]
 impl Begin<Sqlite> for Tx {
-    async fn begin(pool: &Pool<Sqlite>) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    async fn begin(conn: &mut SqliteConnection) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
         // IMMEDIATE takes the write lock up front: a deferred transaction
         // that reads then writes can fail with SQLITE_BUSY mid-way.
-        pool.begin_with("BEGIN IMMEDIATE").await
+        conn.begin_with("BEGIN IMMEDIATE").await
     }
 }
 
 impl SqlQueue<Postgres> {
     /// Inserts jobs (and their lanes) in `tx`; ids or dedupe keys
     /// already taken return the existing job.
-    async fn insert_jobs(
-        tx: &mut Transaction<'static, Postgres>,
-        jobs: &[NewJob],
-    ) -> QueueResult<Vec<Enqueued>> {
+    async fn insert_jobs(tx: &mut Transaction<'_, Postgres>, jobs: &[NewJob]) -> QueueResult<Vec<Enqueued>> {
         let now = now_ms();
         let mut out = Vec::with_capacity(jobs.len());
         let mut lanes: BTreeSet<(&str, &str, bool)> = BTreeSet::new();
@@ -223,7 +223,8 @@ impl Enqueue<Postgres> for Tx {
         rows: Option<&dyn Companion>,
     ) -> QueueResult<Vec<Enqueued>> {
         let _turn = queue.gate.intake().await;
-        let mut tx = queue.writer.begin().await?;
+        let mut conn = queue.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         if let Some(rows) = rows {
             rows.write_postgres(&mut tx).await?;
         }
@@ -524,7 +525,7 @@ macro_rules! impl_sql_queue {
 
             /// Recomputes the readiness of `lanes` of `queue` (chunked statements).
             async fn refresh_lanes<'l>(
-                tx: &mut Transaction<'static, $db>,
+                tx: &mut Transaction<'_, $db>,
                 queue: &str,
                 lanes: impl IntoIterator<Item = &'l String>,
             ) -> Result<(), sqlx::Error> {
@@ -537,12 +538,12 @@ macro_rules! impl_sql_queue {
                 Ok(())
             }
 
-            async fn refresh_lane(tx: &mut Transaction<'static, $db>, queue: &str, lane: &str) -> Result<(), sqlx::Error> {
+            async fn refresh_lane(tx: &mut Transaction<'_, $db>, queue: &str, lane: &str) -> Result<(), sqlx::Error> {
                 Self::refresh_lanes(tx, queue, [&lane.to_owned()]).await
             }
 
             async fn ensure_lane(
-                tx: &mut Transaction<'static, $db>,
+                tx: &mut Transaction<'_, $db>,
                 queue: &str,
                 lane: &str,
                 ordered: bool,
@@ -560,7 +561,7 @@ macro_rules! impl_sql_queue {
             }
 
             /// Requeues (or dead-letters) running jobs whose lease expired.
-            async fn requeue_expired(&self, queue: &str, now: i64) -> Result<(), sqlx::Error> {
+            async fn requeue_expired(conn: &mut <$db as Database>::Connection, queue: &str, now: i64) -> Result<(), sqlx::Error> {
                 // A plain read first: the common case (nothing expired) then
                 // takes no write lock.
                 let any = sqlx::query_as::<$db, (i64,)>(
@@ -568,12 +569,12 @@ macro_rules! impl_sql_queue {
                 )
                 .bind(queue)
                 .bind(now)
-                .fetch_optional(&self.writer)
+                .fetch_optional(&mut *conn)
                 .await?;
                 if any.is_none() {
                     return Ok(());
                 }
-                let mut tx = <Tx as Begin<$db>>::begin(&self.writer).await?;
+                let mut tx = <Tx as Begin<$db>>::begin(conn).await?;
                 let expired: Vec<(i64, String)> = sqlx::query_as::<$db, (i64, String)>(concat!(
                     "SELECT seq, lane FROM queue_jobs WHERE queue = $1 AND state = 'running' AND lease_until < $2 \
                      ORDER BY lease_until LIMIT $3",
@@ -607,9 +608,10 @@ macro_rules! impl_sql_queue {
             async fn claim_once(&self, queue: &str, max: usize, lease: Duration) -> Result<Vec<ClaimedJob>, sqlx::Error> {
                 let _turn = self.gate.background().await;
                 let now = now_ms();
-                self.requeue_expired(queue, now).await?;
+                let mut conn = self.writer.acquire().await?;
+                Self::requeue_expired(&mut conn, queue, now).await?;
                 let lease_until = ms_after(now, lease);
-                let mut tx = <Tx as Begin<$db>>::begin(&self.writer).await?;
+                let mut tx = <Tx as Begin<$db>>::begin(&mut conn).await?;
                 let mut claimed: Vec<ClaimedJob> = Vec::new();
                 // An unordered lane gives up to this many jobs per visit: one
                 // statement claims them all, and the quiet lane still comes
@@ -656,7 +658,7 @@ macro_rules! impl_sql_queue {
             /// for all of them) and marks the lanes served and busy.
             async fn claim_heads(
                 &self,
-                tx: &mut Transaction<'static, $db>,
+                tx: &mut Transaction<'_, $db>,
                 queue: &str,
                 lanes: &[&String],
                 now: i64,
@@ -694,7 +696,7 @@ macro_rules! impl_sql_queue {
             /// Claims up to `take` due jobs of one unordered lane.
             async fn claim_unordered(
                 &self,
-                tx: &mut Transaction<'static, $db>,
+                tx: &mut Transaction<'_, $db>,
                 queue: &str,
                 lane: &str,
                 take: usize,
@@ -723,7 +725,7 @@ macro_rules! impl_sql_queue {
 
             /// Leases `jobs` (one statement) and returns them as claimed.
             async fn mark_running(
-                tx: &mut Transaction<'static, $db>,
+                tx: &mut Transaction<'_, $db>,
                 jobs: Vec<JobRow>,
                 now: i64,
                 lease_until: i64,
@@ -742,7 +744,7 @@ macro_rules! impl_sql_queue {
             /// them; returns the ids it settled. The id list uses the
             /// `(queue, id)` index on both databases.
             async fn settle_done(
-                tx: &mut Transaction<'static, $db>,
+                tx: &mut Transaction<'_, $db>,
                 queue: &str,
                 jobs: &[&ClaimedJob],
                 now: i64,
@@ -857,7 +859,8 @@ macro_rules! impl_sql_queue {
                 }
                 let _turn = self.gate.background().await;
                 let now = now_ms();
-                let mut tx = <Tx as Begin<$db>>::begin(&self.writer).await?;
+                let mut conn = self.writer.acquire().await?;
+                let mut tx = <Tx as Begin<$db>>::begin(&mut conn).await?;
                 let mut lanes: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
                 let mut note_owner = |job: &ClaimedJob, resolution: &Resolution, owned: bool| {
                     if !owned {
@@ -896,7 +899,8 @@ macro_rules! impl_sql_queue {
             async fn release(&self, job: &ClaimedJob) -> QueueResult<()> {
                 // Puts the job back uncounted if this attempt still owns it.
                 let _turn = self.gate.background().await;
-                let mut tx = <Tx as Begin<$db>>::begin(&self.writer).await?;
+                let mut conn = self.writer.acquire().await?;
+                let mut tx = <Tx as Begin<$db>>::begin(&mut conn).await?;
                 let owned = Self::settle_query(job, None, now_ms()).execute(&mut *tx).await?.rows_affected() > 0;
                 if owned {
                     Self::refresh_lane(&mut tx, &job.queue, &job.lane).await?;
@@ -906,7 +910,8 @@ macro_rules! impl_sql_queue {
             }
 
             async fn cancel(&self, queue: &str, id: &str) -> QueueResult<CancelResult> {
-                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let mut conn = self.pool.acquire().await?;
+                let mut tx = <Tx as Begin<$db>>::begin(&mut conn).await?;
                 let row = sqlx::query_as::<$db, (String, String)>(concat!(
                     "SELECT state, lane FROM queue_jobs WHERE queue = $1 AND id = $2", $lock
                 ))
@@ -961,7 +966,8 @@ macro_rules! impl_sql_queue {
             }
 
             async fn replay(&self, queue: &str, id: &str) -> QueueResult<bool> {
-                let mut tx = <Tx as Begin<$db>>::begin(&self.pool).await?;
+                let mut conn = self.pool.acquire().await?;
+                let mut tx = <Tx as Begin<$db>>::begin(&mut conn).await?;
                 let row = sqlx::query_as::<$db, (String, bool)>(
                     "UPDATE queue_jobs SET state = 'queued', attempts = 0, due_at = $3, lease_until = NULL, updated_at = $3 \
                      WHERE queue = $1 AND id = $2 AND state = 'dead' RETURNING lane, ordered",

@@ -13,11 +13,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::{Database, Pool, Postgres, QueryBuilder, Sqlite};
+use sqlx::{Connection as _, Database, Pool, Postgres, QueryBuilder, Sqlite};
 
 use super::models::*;
 use super::repos::*;
-use super::{StoreResult, WriteGate, push_in};
+use super::{StoreResult, WriteGate, Writer, push_in};
 
 /// `indices` grouped by the session `session_of` names for each.
 fn by_session<'a>(
@@ -169,19 +169,19 @@ impl ProgressScript<Sqlite> for Script {
 pub struct SqlBackend<DB: Database> {
     pub(crate) pool: Pool<DB>,
     /// The connection the gated writes use (see [`Self::with_writer`]).
-    writer: Pool<DB>,
+    writer: Writer<DB>,
     gate: WriteGate,
     _db: PhantomData<DB>,
 }
 
 impl<DB: Database> SqlBackend<DB> {
     pub fn new(pool: Pool<DB>) -> Self {
-        Self { writer: pool.clone(), pool, gate: WriteGate::open(), _db: PhantomData }
+        Self { writer: Writer::Pool(pool.clone()), pool, gate: WriteGate::open(), _db: PhantomData }
     }
 
     /// Hot batch writes (message log inserts, `sent` marks, receipts) take
-    /// `gate` and run on `writer` (see `Store::writer`).
-    pub fn with_writer(mut self, gate: WriteGate, writer: Pool<DB>) -> Self {
+    /// `gate` and run on `writer` (see `writer.rs`).
+    pub fn with_writer(mut self, gate: WriteGate, writer: Writer<DB>) -> Self {
         self.gate = gate;
         self.writer = writer;
         self
@@ -744,7 +744,8 @@ macro_rules! impl_repos {
                     return done;
                 }
                 let _turn = self.gate.background().await;
-                let mut tx = self.writer.begin().await?;
+                let mut conn = self.writer.acquire().await?;
+                let mut tx = conn.begin().await?;
                 let mut rows = Vec::new();
                 for statement in &progress_plan(sent, receipts) {
                     let mut q = QueryBuilder::<$db>::new("");
@@ -901,8 +902,8 @@ macro_rules! impl_repos {
             /// are the ids below a boundary, found by a binary search over
             /// the primary key (no index on `created_at`: on the hot path it
             /// was one more index write per message). Deleted in id ranges
-            /// of `RETENTION_CHUNK`, each its own short write, so a large
-            /// backlog never holds SQLite's one writer for long. A clock
+            /// of `RETENTION_CHUNK`, each its own short gated write, so a
+            /// large backlog never holds SQLite's one writer for long. A clock
             /// that stepped back can keep or take a few rows near the
             /// boundary, by the size of the step.
             async fn delete_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
@@ -931,10 +932,15 @@ macro_rules! impl_repos {
                 let mut from = first;
                 while from < old_below {
                     let to = (from + RETENTION_CHUNK).min(old_below);
+                    // A turn per range: the hot writers get the writer
+                    // between two ranges instead of sleeping in SQLite's
+                    // busy handler behind a delete on another connection.
+                    let _turn = self.gate.background().await;
+                    let mut conn = self.writer.acquire().await?;
                     deleted += sqlx::query::<$db>("DELETE FROM message_logs WHERE id >= $1 AND id < $2")
                         .bind(from)
                         .bind(to)
-                        .execute(&self.pool)
+                        .execute(&mut *conn)
                         .await?
                         .rows_affected();
                     from = to;

@@ -6,7 +6,8 @@
 //! - `backend.rs` the single SQL implementation, instantiated per database;
 //! - `connect.rs` pool construction from config (SQLite file in WAL mode);
 //! - `checkpoint.rs` SQLite WAL checkpoints in the background;
-//! - `gate.rs`, `script.rs` SQLite's one writer: turns, and transactions in one hand-off;
+//! - `gate.rs`, `writer.rs`, `script.rs` SQLite's one writer: turns, its held
+//!   connection, and transactions in one hand-off;
 //! - `migrate.rs` reversible migrations from `migrations/<backend>/`.
 
 mod backend;
@@ -17,6 +18,7 @@ pub mod migrate;
 pub mod models;
 pub mod repos;
 mod script;
+mod writer;
 
 use std::sync::Arc;
 
@@ -26,6 +28,7 @@ pub use gate::{Class as GateClass, Turn, WriteGate};
 pub use models::*;
 pub use repos::*;
 pub(crate) use script::ScriptTx;
+pub use writer::{Writer, WriterConn};
 
 use sqlx::{Database, QueryBuilder};
 
@@ -78,9 +81,9 @@ pub struct Store {
     pub idempotency: Arc<dyn IdempotencyRepo>,
     probe: Arc<dyn Probe>,
     pool: Pool,
-    /// SQLite: a pool of one connection for the gated writes; PostgreSQL:
-    /// the same pool.
-    writer: Pool,
+    /// SQLite: the one connection the gated writes share (None on
+    /// PostgreSQL, whose gated writes use the pool).
+    writer: Option<Writer<sqlx::Sqlite>>,
     gate: WriteGate,
 }
 
@@ -109,18 +112,18 @@ impl Store {
         match pool {
             Pool::Sqlite(p) => {
                 let gate = WriteGate::serial();
-                let writer = writer_pool(&p);
+                let writer = Writer::held_like(&p);
                 Self::from_backend(
                     DatabaseKind::Sqlite,
                     Arc::new(SqlBackend::new(p.clone()).with_writer(gate.clone(), writer.clone())),
-                    (Pool::Sqlite(p), Pool::Sqlite(writer)),
+                    (Pool::Sqlite(p), Some(writer)),
                     gate,
                 )
             }
             Pool::Postgres(p) => Self::from_backend(
                 DatabaseKind::Postgres,
                 Arc::new(SqlBackend::new(p.clone())),
-                (Pool::Postgres(p.clone()), Pool::Postgres(p)),
+                (Pool::Postgres(p), None),
                 WriteGate::open(),
             ),
         }
@@ -129,7 +132,7 @@ impl Store {
     fn from_backend<B>(
         kind: DatabaseKind,
         backend: Arc<B>,
-        (pool, writer): (Pool, Pool),
+        (pool, writer): (Pool, Option<Writer<sqlx::Sqlite>>),
         gate: WriteGate,
     ) -> Self
     where
@@ -170,9 +173,10 @@ impl Store {
         self.gate.clone()
     }
 
-    /// The pool the gated writes run on (the SQL queue's too).
-    pub fn writer(&self) -> &Pool {
-        &self.writer
+    /// SQLite: the connection the gated writes run on (the SQL queue's
+    /// too); None on PostgreSQL.
+    pub fn sqlite_writer(&self) -> Option<&Writer<sqlx::Sqlite>> {
+        self.writer.as_ref()
     }
 
     /// One round trip to the database.
@@ -190,37 +194,16 @@ impl Store {
         (size.saturating_sub(idle), idle)
     }
 
-    /// Waits for checked-out connections to return, then closes the pools.
+    /// Waits for checked-out connections to return, then closes them.
     pub async fn close(&self) {
-        match (&self.pool, &self.writer) {
-            (Pool::Sqlite(p), Pool::Sqlite(w)) => {
-                w.close().await;
-                p.close().await
-            }
-            (Pool::Postgres(p), _) => p.close().await,
-            (Pool::Sqlite(p), _) => p.close().await,
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
         }
     }
-}
-
-/// The one connection SQLite's gated writes share. A connection that starts
-/// a transaction after another connection wrote drops its whole page cache
-/// (SQLite cannot know which pages changed), so writes spread over the pool
-/// re-read every index page they touch from the OS (`perf`: page-cache
-/// reads, `malloc_consolidate` and cache truncation were a fifth of the
-/// writer threads' time). Writes take turns at the gate anyway; on one
-/// connection each starts with the previous one's pages warm.
-fn writer_pool(pool: &sqlx::SqlitePool) -> sqlx::SqlitePool {
-    sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(pool.options().get_acquire_timeout())
-        // A ping per acquire is one more hand-off to the connection's
-        // thread per gated write, and a local file has nothing to detect.
-        .test_before_acquire(false)
-        // Kept open: closing it would throw the warm cache away.
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .connect_lazy_with((*pool.connect_options()).clone())
 }
 
 /// Pushes ` IN (?, ?, …)` for `items` into `q`.

@@ -12,22 +12,23 @@
 //! sqlx does not know about a transaction begun in a script, so this guard
 //! owns the connection until COMMIT or ROLLBACK: when dropped (an error, or
 //! the future cancelled) without either, it closes the connection instead
-//! of returning it to the pool mid-transaction, and SQLite rolls back.
+//! of handing it on mid-transaction, and SQLite rolls back.
 
-use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, Pool, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
+
+use super::writer::{Writer, WriterConn};
 
 /// An open transaction begun by a script.
 pub(crate) struct ScriptTx {
-    conn: Option<PoolConnection<Sqlite>>,
+    conn: Option<WriterConn<Sqlite>>,
 }
 
 impl ScriptTx {
     /// Runs `script` (which must begin with `BEGIN IMMEDIATE;`) and returns
     /// every row its statements returned, in order.
     pub async fn run<T>(
-        pool: &Pool<Sqlite>,
+        writer: &Writer<Sqlite>,
         script: &mut QueryBuilder<Sqlite>,
     ) -> Result<(Self, Vec<T>), sqlx::Error>
     where
@@ -35,7 +36,7 @@ impl ScriptTx {
     {
         // The guard holds the connection from the start: a cancelled run
         // may have begun the transaction.
-        let mut tx = Self { conn: Some(pool.acquire().await?) };
+        let mut tx = Self { conn: Some(writer.acquire().await?) };
         let result = script.build_query_as::<T>().fetch_all(tx.conn()).await;
         match result {
             Ok(rows) => Ok((tx, rows)),
@@ -50,14 +51,14 @@ impl ScriptTx {
     /// `COMMIT;`, in one hand-off; returns the rows its statements returned.
     /// A failing statement stops the script and rolls everything back.
     pub async fn run_committed<T>(
-        pool: &Pool<Sqlite>,
+        writer: &Writer<Sqlite>,
         script: &mut QueryBuilder<Sqlite>,
     ) -> Result<Vec<T>, sqlx::Error>
     where
         T: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
     {
-        let (mut tx, rows) = Self::run(pool, script).await?;
-        // Committed by the script: the connection goes back to the pool.
+        let (mut tx, rows) = Self::run(writer, script).await?;
+        // Committed by the script: the connection is clean.
         tx.conn.take();
         Ok(rows)
     }
@@ -103,9 +104,9 @@ impl ScriptTx {
 impl Drop for ScriptTx {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            // Never back to the pool with a transaction open: closed, it
-            // rolls back, and the pool opens a replacement.
-            drop(conn.detach());
+            // Never handed on with a transaction open: closed, it rolls
+            // back, and a replacement opens.
+            conn.discard();
         }
     }
 }
@@ -114,14 +115,18 @@ impl Drop for ScriptTx {
 mod tests {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
+    use sqlx::Pool;
+
     use super::*;
 
-    /// One connection, so every step reuses the connection the last left.
-    async fn pool(dir: &tempfile::TempDir) -> Pool<Sqlite> {
+    /// A pool to read with, and the held writer (one connection, so every
+    /// script runs on the connection the last one left).
+    async fn setup(dir: &tempfile::TempDir) -> (Pool<Sqlite>, Writer<Sqlite>) {
         let options = SqliteConnectOptions::new().filename(dir.path().join("t.db")).create_if_missing(true);
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
         sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)").execute(&pool).await.unwrap();
-        pool
+        let writer = Writer::held_like(&pool);
+        (pool, writer)
     }
 
     async fn values(pool: &Pool<Sqlite>) -> Vec<String> {
@@ -139,8 +144,8 @@ mod tests {
     #[tokio::test]
     async fn arguments_bind_across_statements_and_rows_come_back_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = pool(&dir).await;
-        let (tx, rows) = ScriptTx::run::<(String,)>(&pool, &mut script(&["a", "b", "c"])).await.unwrap();
+        let (pool, writer) = setup(&dir).await;
+        let (tx, rows) = ScriptTx::run::<(String,)>(&writer, &mut script(&["a", "b", "c"])).await.unwrap();
         assert_eq!(rows, [("a".into(),), ("b".into(),), ("c".into(),)]);
         tx.commit().await.unwrap();
         assert_eq!(values(&pool).await, ["a", "b", "c"]);
@@ -149,13 +154,13 @@ mod tests {
     #[tokio::test]
     async fn a_failing_statement_rolls_back_the_statements_before_it() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = pool(&dir).await;
+        let (pool, writer) = setup(&dir).await;
         let mut failing = script(&["a"]);
         failing.push("INSERT INTO t (v) VALUES (NULL);\n");
-        assert!(ScriptTx::run::<(String,)>(&pool, &mut failing).await.is_err());
+        assert!(ScriptTx::run::<(String,)>(&writer, &mut failing).await.is_err());
         assert!(values(&pool).await.is_empty(), "the first insert was rolled back");
-        // The pool's only connection is clean: a new transaction begins on it.
-        let (tx, _) = ScriptTx::run::<(String,)>(&pool, &mut script(&["b"])).await.unwrap();
+        // The writer's connection is clean: a new transaction begins on it.
+        let (tx, _) = ScriptTx::run::<(String,)>(&writer, &mut script(&["b"])).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(values(&pool).await, ["b"]);
     }
@@ -163,30 +168,30 @@ mod tests {
     #[tokio::test]
     async fn a_script_that_commits_itself_leaves_a_clean_connection() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = pool(&dir).await;
+        let (pool, writer) = setup(&dir).await;
         let mut whole = script(&["a", "b"]);
         whole.push("COMMIT;\n");
-        let rows = ScriptTx::run_committed::<(String,)>(&pool, &mut whole).await.unwrap();
+        let rows = ScriptTx::run_committed::<(String,)>(&writer, &mut whole).await.unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(values(&pool).await, ["a", "b"]);
         let mut failing = script(&["c"]);
         failing.push("INSERT INTO t (v) VALUES (NULL);\nCOMMIT;\n");
-        assert!(ScriptTx::run_committed::<(String,)>(&pool, &mut failing).await.is_err());
+        assert!(ScriptTx::run_committed::<(String,)>(&writer, &mut failing).await.is_err());
         assert_eq!(values(&pool).await, ["a", "b"], "the failed script left nothing behind");
         let mut next = script(&["d"]);
         next.push("COMMIT;\n");
-        ScriptTx::run_committed::<(String,)>(&pool, &mut next).await.unwrap();
+        ScriptTx::run_committed::<(String,)>(&writer, &mut next).await.unwrap();
         assert_eq!(values(&pool).await, ["a", "b", "d"]);
     }
 
     #[tokio::test]
-    async fn an_uncommitted_script_never_reaches_the_pool_open() {
+    async fn an_uncommitted_script_never_reaches_the_next_writer_open() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = pool(&dir).await;
-        let (tx, _) = ScriptTx::run::<(String,)>(&pool, &mut script(&["a"])).await.unwrap();
+        let (pool, writer) = setup(&dir).await;
+        let (tx, _) = ScriptTx::run::<(String,)>(&writer, &mut script(&["a"])).await.unwrap();
         drop(tx);
         assert!(values(&pool).await.is_empty(), "dropped without commit: rolled back");
-        let (tx, _) = ScriptTx::run::<(String,)>(&pool, &mut script(&["b"])).await.unwrap();
+        let (tx, _) = ScriptTx::run::<(String,)>(&writer, &mut script(&["b"])).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(values(&pool).await, ["b"]);
     }

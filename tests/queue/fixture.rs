@@ -104,7 +104,9 @@ pub async fn open(kind: Kind, url: &str, prefix: &str) -> Arc<dyn QueueBackend> 
                 .connect_with(options)
                 .await
                 .unwrap();
-            Arc::new(SqlQueue::new(pool))
+            // As the gateway runs it: gated writes on one held connection.
+            let writer = store::Writer::held_like(&pool);
+            Arc::new(SqlQueue::new(pool).with_writer(store::WriteGate::serial(), writer))
         }
         Kind::Postgres => {
             let pool = sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(url).await.unwrap();
