@@ -937,7 +937,14 @@ macro_rules! impl_repos {
                     // busy handler behind a delete on another connection.
                     let _turn = self.gate.background().await;
                     let mut conn = self.writer.acquire().await?;
-                    deleted += sqlx::query::<$db>("DELETE FROM message_logs WHERE id >= $1 AND id < $2")
+                    // A row still `queued` is a message not sent yet (one
+                    // scheduled further ahead than the retention, or still
+                    // waiting in its chat's lane): deleting it would lose
+                    // its status and the client's view of it. Stale ones
+                    // are failed by the repair sweep and go next time.
+                    deleted += sqlx::query::<$db>(
+                        "DELETE FROM message_logs WHERE id >= $1 AND id < $2 AND status <> 'queued'",
+                    )
                         .bind(from)
                         .bind(to)
                         .execute(&mut *conn)

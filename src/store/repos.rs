@@ -165,7 +165,8 @@ pub trait MessageLogRepo: Send + Sync {
     async fn count_resend(&self, session_id: &str, message_id: &str) -> StoreResult<()>;
     /// Outgoing messages of a session waiting to be sent.
     async fn count_queued(&self, session_id: &str) -> StoreResult<i64>;
-    /// Retention: removes logs created before `cutoff`, returns how many.
+    /// Retention: removes logs created before `cutoff` except those of
+    /// messages not sent yet (`queued`), returns how many.
     async fn delete_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
 }
 

@@ -239,9 +239,18 @@ pub async fn message_logs_list_filters_and_pages(store: Store) {
 pub async fn message_logs_retention(store: Store) {
     session(&store, "s").await;
     assert_eq!(store.message_logs.delete_before(Utc::now()).await.unwrap(), 0, "an empty log");
-    // Old rows with a gap in their ids (the boundary search must step over it).
+    let sent = |id: &str| NewMessageLog { status: "sent".into(), ..log("s", id, "c", Direction::Outgoing) };
+    // Old rows with a gap in their ids (the boundary search must step over
+    // it), and an old message still waiting to be sent (scheduled ahead).
     for n in 0..13 {
-        store.message_logs.insert(&log("s", &format!("old{n}"), "c", Direction::Outgoing)).await.unwrap();
+        store.message_logs.insert(&sent(&format!("old{n}"))).await.unwrap();
+        if n == 9 {
+            let scheduled = NewMessageLog {
+                scheduled_at: Some(Utc::now() + Duration::days(60)),
+                ..log("s", "scheduled", "c", Direction::Outgoing)
+            };
+            store.message_logs.insert(&scheduled).await.unwrap();
+        }
     }
     let gap = "DELETE FROM message_logs WHERE message_id IN ('old3', 'old4', 'old5', 'old6', 'old7', 'old8')";
     let removed = match store.pool() {
@@ -252,7 +261,7 @@ pub async fn message_logs_retention(store: Store) {
     let cutoff = Utc::now();
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     for n in 0..5 {
-        store.message_logs.insert(&log("s", &format!("new{n}"), "c", Direction::Outgoing)).await.unwrap();
+        store.message_logs.insert(&sent(&format!("new{n}"))).await.unwrap();
     }
 
     assert_eq!(store.message_logs.delete_before(cutoff - Duration::hours(1)).await.unwrap(), 0);
@@ -263,6 +272,11 @@ pub async fn message_logs_retention(store: Store) {
         assert!(store.message_logs.get("s", &format!("new{n}")).await.unwrap().is_some(), "new{n} was kept");
     }
     assert_eq!(store.message_logs.delete_before(Utc::now() + Duration::seconds(1)).await.unwrap(), 5);
+    let kept = store.message_logs.get("s", "scheduled").await.unwrap().expect("a queued message is kept");
+    assert_eq!(kept.status, "queued");
+    // Once it has left, it ages out like any other.
+    store.message_logs.mark_failed("s", "scheduled", "cancelled").await.unwrap();
+    assert_eq!(store.message_logs.delete_before(Utc::now() + Duration::seconds(1)).await.unwrap(), 1);
 }
 
 pub async fn webhooks_crud_scoped_to_session(store: Store) {
@@ -591,7 +605,11 @@ pub async fn media_handles_follow_their_message(store: Store) {
     let logs = &store.message_logs;
     // A handle needs its message row.
     assert!(logs.put_media_handle("s", "msg_none", "h0").await.is_err());
-    logs.insert(&log("s", "msg_m", "491701234567@s.whatsapp.net", Direction::Incoming)).await.unwrap();
+    let incoming = NewMessageLog {
+        status: "received".into(),
+        ..log("s", "msg_m", "491701234567@s.whatsapp.net", Direction::Incoming)
+    };
+    logs.insert(&incoming).await.unwrap();
     assert_eq!(logs.media_handle("s", "msg_m").await.unwrap(), None);
     logs.put_media_handle("s", "msg_m", "h1").await.unwrap();
     logs.put_media_handle("s", "msg_m", "h2").await.unwrap();
