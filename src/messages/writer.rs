@@ -3,7 +3,7 @@
 //! through its own [`Batcher`], so a busy gateway writes rows in large
 //! transactions.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -229,7 +229,9 @@ async fn publish_receipts(
     // moves the message): known ids are late receipts, the rest are
     // messages this gateway did not send.
     for (session, receipts) in unmoved {
-        let ids: Vec<String> = receipts.iter().map(|(_, wa)| wa.clone()).collect();
+        // Each id once: a group message's receipts repeat it per member.
+        let ids: Vec<String> =
+            receipts.iter().map(|(_, wa)| wa.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         let known: HashSet<String> = match store.message_logs.known_wa_ids(&session, &ids).await {
             Ok(known) => known.into_iter().collect(),
             Err(e) => {
