@@ -42,7 +42,7 @@ pub use types::*;
 pub use worker::{Handler, RetryPolicy, Worker, WorkerConfig};
 
 use crate::config::{Config, QueueBackendKind};
-use crate::store::{Pool, Store};
+use crate::store::{Pool, Store, Writer};
 
 /// What a queue backend must do. Every method is atomic on its own; times
 /// are milliseconds since the Unix epoch.
@@ -154,7 +154,7 @@ impl Queue {
             }
             (QueueBackendKind::Database, _) | (QueueBackendKind::Auto, None) => match store.pool() {
                 Pool::Sqlite(p) => {
-                    let writer = store.sqlite_writer().cloned().unwrap_or_else(|| p.clone().into());
+                    let writer = store.sqlite_writer().cloned().unwrap_or_else(|| Writer::Pool(p.clone()));
                     Arc::new(SqlQueue::new(p.clone()).with_writer(store.write_gate(), writer))
                 }
                 Pool::Postgres(p) => Arc::new(SqlQueue::new(p.clone())),

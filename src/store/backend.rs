@@ -945,11 +945,11 @@ macro_rules! impl_repos {
                     deleted += sqlx::query::<$db>(
                         "DELETE FROM message_logs WHERE id >= $1 AND id < $2 AND status <> 'queued'",
                     )
-                        .bind(from)
-                        .bind(to)
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected();
+                    .bind(from)
+                    .bind(to)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
                     from = to;
                 }
                 Ok(deleted)

@@ -107,12 +107,6 @@ impl<DB: Database> Writer<DB> {
     }
 }
 
-impl<DB: Database> From<Pool<DB>> for Writer<DB> {
-    fn from(pool: Pool<DB>) -> Self {
-        Self::Pool(pool)
-    }
-}
-
 /// The writer's connection while it is held.
 pub struct WriterConn<DB: Database>(Inner<DB>);
 
