@@ -18,9 +18,9 @@ use super::types::*;
 
 const PRELUDE: &str = include_str!("lua/prelude.lua");
 
-/// Jobs per enqueue script call: bounds the argument list and the time the
+/// Jobs per enqueue or finish script call: bounds the argument list and the time the
 /// script holds Redis.
-const ENQUEUE_CHUNK: usize = 500;
+const CHUNK: usize = 500;
 
 struct Scripts {
     enqueue: Script,
@@ -76,11 +76,27 @@ impl RedisQueue {
         Ok(invocation.invoke_async(&mut conn).await?)
     }
 
-    async fn finish_with(&self, job: &ClaimedJob, kind: &str, at: i64, error: &str) -> QueueResult<bool> {
-        let args =
-            [job.id.clone(), job.attempt.to_string(), kind.to_owned(), at.to_string(), error.to_owned()];
-        let owned: i64 = self.run(&self.scripts.finish, &job.queue, &args).await?;
-        Ok(owned == 1)
+    /// Finishes jobs of one queue in one script call; per job, whether the
+    /// attempt still owned it (a lost lease is logged, not an error).
+    async fn finish_with(&self, queue: &str, items: &[(&ClaimedJob, &str, i64, &str)]) -> QueueResult<()> {
+        let mut args = Vec::with_capacity(items.len() * 5);
+        for (job, kind, at, error) in items {
+            args.extend([
+                job.id.clone(),
+                job.attempt.to_string(),
+                (*kind).to_owned(),
+                at.to_string(),
+                (*error).to_owned(),
+            ]);
+        }
+        let owned: Vec<i64> = self.run(&self.scripts.finish, queue, &args).await?;
+        for ((job, ..), owned) in items.iter().zip(owned) {
+            if owned != 1 {
+                tracing::warn!(queue = %job.queue, job_id = %job.id, attempt = job.attempt,
+                    "attempt finished after its lease was lost; another attempt owns the job");
+            }
+        }
+        Ok(())
     }
 
     fn record(queue: &str, mut h: HashMap<String, String>) -> Option<JobRecord> {
@@ -104,6 +120,32 @@ impl RedisQueue {
     }
 }
 
+/// Consecutive items of one queue, at most `CHUNK` per run: one script
+/// call each, in the caller's order.
+fn runs<T>(items: &[T], queue: impl Fn(&T) -> &String) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < items.len() {
+        let mut end = start + 1;
+        while end < items.len() && queue(&items[end]) == queue(&items[start]) && end - start < CHUNK {
+            end += 1;
+        }
+        out.push(start..end);
+        start = end;
+    }
+    out
+}
+
+/// The finish script's kind, time and error for a resolution.
+fn script_args(resolution: &Resolution) -> (&'static str, i64, &str) {
+    match resolution {
+        Resolution::Done => ("done", 0, ""),
+        Resolution::RetryAt { at, error } => ("retry", *at, error),
+        Resolution::Dead { error } => ("dead", 0, error),
+        Resolution::DeferTo { at } => ("defer", *at, ""),
+    }
+}
+
 fn parse_i64(s: &str) -> QueueResult<i64> {
     s.parse().map_err(|_| QueueError::Backend(format!("bad number from Redis: {s}")))
 }
@@ -113,16 +155,10 @@ impl QueueBackend for RedisQueue {
     async fn enqueue(&self, jobs: &[NewJob]) -> QueueResult<Vec<Enqueued>> {
         let mut out = Vec::with_capacity(jobs.len());
         // Keep the caller's order; consecutive jobs of one queue share a call.
-        let mut start = 0;
-        while start < jobs.len() {
-            let queue = &jobs[start].queue;
-            let mut end = start;
-            while end < jobs.len() && &jobs[end].queue == queue && end - start < ENQUEUE_CHUNK {
-                end += 1;
-            }
+        for run in runs(jobs, |job| &job.queue) {
             let now = now_ms();
-            let mut args = Vec::with_capacity((end - start) * 7);
-            for job in &jobs[start..end] {
+            let mut args = Vec::with_capacity(run.len() * 7);
+            for job in &jobs[run.clone()] {
                 let payload = serde_json::to_string(&job.payload)
                     .map_err(|e| QueueError::Backend(format!("payload not serializable: {e}")))?;
                 args.extend([
@@ -135,7 +171,7 @@ impl QueueBackend for RedisQueue {
                     job.dedupe_key.clone().unwrap_or_default(),
                 ]);
             }
-            let replies: Vec<String> = self.run(&self.scripts.enqueue, queue, &args).await?;
+            let replies: Vec<String> = self.run(&self.scripts.enqueue, &jobs[run.start].queue, &args).await?;
             for reply in replies {
                 match reply.split_once(':') {
                     Some(("C", id)) => out.push(Enqueued::Created(id.to_owned())),
@@ -143,7 +179,6 @@ impl QueueBackend for RedisQueue {
                     _ => return Err(QueueError::Backend(format!("unexpected enqueue reply {reply}"))),
                 }
             }
-            start = end;
         }
         Ok(out)
     }
@@ -177,30 +212,28 @@ impl QueueBackend for RedisQueue {
     }
 
     async fn finish(&self, job: &ClaimedJob, resolution: &Resolution) -> QueueResult<()> {
-        let owned = match resolution {
-            Resolution::Done => self.finish_with(job, "done", 0, "").await?,
-            Resolution::RetryAt { at, error } => self.finish_with(job, "retry", *at, error).await?,
-            Resolution::Dead { error } => self.finish_with(job, "dead", 0, error).await?,
-            Resolution::DeferTo { at } => self.finish_with(job, "defer", *at, "").await?,
-        };
-        if !owned {
-            tracing::warn!(queue = %job.queue, job_id = %job.id, attempt = job.attempt,
-                "attempt finished after its lease was lost; another attempt owns the job");
+        let (kind, at, error) = script_args(resolution);
+        self.finish_with(&job.queue, &[(job, kind, at, error)]).await
+    }
+
+    async fn finish_many(&self, items: &[(ClaimedJob, Resolution)]) -> QueueResult<()> {
+        // One script call per queue and chunk instead of one per job: each
+        // call has a fixed cost on Redis's one thread.
+        for run in runs(items, |(job, _)| &job.queue) {
+            let group: Vec<_> = items[run.clone()]
+                .iter()
+                .map(|(job, resolution)| {
+                    let (kind, at, error) = script_args(resolution);
+                    (job, kind, at, error)
+                })
+                .collect();
+            self.finish_with(&items[run.start].0.queue, &group).await?;
         }
         Ok(())
     }
 
-    async fn finish_many(&self, items: &[(ClaimedJob, Resolution)]) -> QueueResult<()> {
-        // Concurrent calls share the multiplexed connection: one pipelined
-        // round trip for the batch instead of one per job.
-        let results = futures_util::future::join_all(items.iter().map(|(job, r)| self.finish(job, r))).await;
-        results.into_iter().collect::<QueueResult<Vec<()>>>()?;
-        Ok(())
-    }
-
     async fn release(&self, job: &ClaimedJob) -> QueueResult<()> {
-        self.finish_with(job, "release", 0, "").await?;
-        Ok(())
+        self.finish_with(&job.queue, &[(job, "release", 0, "")]).await
     }
 
     async fn cancel(&self, queue: &str, id: &str) -> QueueResult<CancelResult> {

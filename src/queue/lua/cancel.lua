@@ -7,9 +7,9 @@ if st == 'running' then return 'running' end
 if st ~= 'queued' then return 'finished' end
 local lane = redis.call('HGET', j, 'lane')
 redis.call('ZREM', lk(lane), redis.call('HGET', j, 'member'))
-redis.call('ZREM', B .. ':queued', id)
-redis.call('HSET', j, 'state', 'cancelled', 'updated_at', NOW)
-redis.call('ZADD', B .. ':finished', NOW, id)
+redis.call('ZREM', QUEUED, id)
+redis.call('HSET', j, 'state', 'cancelled', 'updated_at', AT)
+redis.call('ZADD', FINISHED, AT, id)
 drop_dedupe(id)
 refresh(lane)
 return 'cancelled'

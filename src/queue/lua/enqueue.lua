@@ -1,9 +1,13 @@
 -- ARGV[3..]: 7 values per job: id, lane, ordered (0|1), payload, max_attempts,
 -- run_at, dedupe key ('' for none). Returns "C:<id>" (created) or "E:<id>"
 -- (an existing job with that id or active dedupe key) per job.
+-- Redis runs the script on its one thread: each call below costs every other
+-- client, so a lane's ordering flag is read once per batch and the new job's
+-- lane entries are written directly rather than through `requeue`.
 local out = {}
-local touched = {}
+local lanes = {}
 local n = (#ARGV - 2) / 7
+local seq = redis.call('INCRBY', B .. ':seq', n) - n
 for i = 0, n - 1 do
   local o = 3 + i * 7
   local id, lane, ordered, payload = ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3]
@@ -21,19 +25,28 @@ for i = 0, n - 1 do
   if existing then
     out[#out + 1] = 'E:' .. existing
   else
-    local seq = redis.call('INCR', B .. ':seq')
+    seq = seq + 1
     local member = string.format('%016d', seq) .. ':' .. id
-    if redis.call('HEXISTS', B .. ':ordered', lane) == 1 then
-      ordered = redis.call('HGET', B .. ':ordered', lane)
+    -- A lane keeps the ordering it was created with while it has jobs.
+    local known = lanes[lane]
+    if known == nil then
+      known = redis.call('HGET', ORDERED, lane)
+      if not known then
+        known = ordered
+        redis.call('HSET', ORDERED, lane, ordered)
+      end
+      lanes[lane] = known
     end
+    ordered = known
     redis.call('HSET', jk(id), 'id', id, 'lane', lane, 'ordered', ordered, 'payload', payload,
-      'state', 'queued', 'attempts', 0, 'max_attempts', max, 'order_at', run_at, 'due_at', run_at,
-      'member', member, 'enqueued_at', NOW, 'updated_at', NOW, 'dedupe', dedupe)
+      'state', 'queued', 'attempts', '0', 'max_attempts', max, 'order_at', run_at, 'due_at', run_at,
+      'member', member, 'enqueued_at', AT, 'updated_at', AT, 'dedupe', dedupe)
     if dedupe ~= '' then redis.call('SET', B .. ':dedupe:' .. dedupe, id) end
-    requeue(id, tonumber(run_at))
-    touched[lane] = true
+    -- As `requeue` would: ordered lanes sort by order_at, which is run_at here.
+    redis.call('ZADD', lk(lane), run_at, member)
+    redis.call('ZADD', QUEUED, run_at, id)
     out[#out + 1] = 'C:' .. id
   end
 end
-for lane, _ in pairs(touched) do refresh(lane) end
+for lane, ordered in pairs(lanes) do refresh(lane, ordered) end
 return out

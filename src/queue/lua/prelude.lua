@@ -16,58 +16,74 @@
 --   B:dedupe:<key>  STRING id of the job holding a dedupe key
 local B = ARGV[1]
 local NOW = tonumber(ARGV[2])
+-- The same time as Redis was given it, for writes: a Lua number passed to
+-- redis.call is formatted back into a string with printf.
+local AT = ARGV[2]
+-- Built once per call: every key name below is a new Lua string otherwise.
+local DUE, TIMED, ORDERED, SERVED = B .. ':due', B .. ':timed', B .. ':ordered', B .. ':served'
+local BUSY, INFLIGHT, QUEUED = B .. ':busy', B .. ':inflight', B .. ':queued'
+local DEAD, FINISHED = B .. ':dead', B .. ':finished'
 
 local function jk(id) return B .. ':job:' .. id end
 local function lk(lane) return B .. ':lane:' .. lane end
 
--- Recomputes whether, and when, a lane can be claimed.
-local function refresh(lane)
-  redis.call('ZREM', B .. ':due', lane)
-  redis.call('ZREM', B .. ':timed', lane)
-  local ordered = redis.call('HGET', B .. ':ordered', lane) == '1'
-  if ordered and redis.call('SISMEMBER', B .. ':busy', lane) == 1 then return end
-  local head = redis.call('ZRANGE', lk(lane), 0, 0, 'WITHSCORES')
-  if #head == 0 then
-    redis.call('HDEL', B .. ':ordered', lane)
-    redis.call('HDEL', B .. ':served', lane)
+-- Recomputes whether, and when, a lane can be claimed. Each call here runs
+-- on Redis's one thread, so callers pass what they know: `ordered` (the
+-- lane's flag), and `free` when the lane is not busy and in neither DUE nor
+-- TIMED (an ordered lane whose running job just finished: a busy lane is
+-- kept out of both). Scores go in as the strings Redis gave: a Lua number
+-- would be formatted back with printf.
+local function refresh(lane, ordered, free)
+  if ordered == nil then ordered = redis.call('HGET', ORDERED, lane) end
+  ordered = ordered == '1'
+  local function out_of(set) if not free then redis.call('ZREM', set, lane) end end
+  if ordered and not free and redis.call('SISMEMBER', BUSY, lane) == 1 then
+    out_of(DUE); out_of(TIMED)
     return
   end
-  local ready
-  if ordered then
-    ready = tonumber(redis.call('HGET', jk(string.sub(head[1], 18)), 'due_at'))
-  else
-    ready = tonumber(head[2])
+  local head = redis.call('ZRANGE', lk(lane), 0, 0, 'WITHSCORES')
+  if #head == 0 then
+    out_of(DUE); out_of(TIMED)
+    redis.call('HDEL', ORDERED, lane)
+    redis.call('HDEL', SERVED, lane)
+    return
   end
-  if ready <= NOW then
-    redis.call('ZADD', B .. ':due', tonumber(redis.call('HGET', B .. ':served', lane) or '0'), lane)
+  local ready = head[2]
+  if ordered then ready = redis.call('HGET', jk(string.sub(head[1], 18)), 'due_at') end
+  if tonumber(ready) <= NOW then
+    out_of(TIMED)
+    redis.call('ZADD', DUE, redis.call('HGET', SERVED, lane) or '0', lane)
   else
-    redis.call('ZADD', B .. ':timed', ready, lane)
+    out_of(DUE)
+    redis.call('ZADD', TIMED, ready, lane)
   end
 end
 
--- Puts a job (state already 'queued') back into its lane, due at `due`.
+-- Puts a job (state already 'queued') back into its lane, due at `due` (ms,
+-- as a string).
 local function requeue(id, due)
   local j = jk(id)
-  local lane = redis.call('HGET', j, 'lane')
-  local ordered = redis.call('HGET', j, 'ordered')
+  local f = redis.call('HMGET', j, 'lane', 'ordered', 'order_at', 'member')
+  local lane, ordered = f[1], f[2]
   redis.call('HSET', j, 'due_at', due)
-  redis.call('HSET', B .. ':ordered', lane, ordered)
+  redis.call('HSET', ORDERED, lane, ordered)
   local score = due
-  if ordered == '1' then score = tonumber(redis.call('HGET', j, 'order_at')) end
-  redis.call('ZADD', lk(lane), score, redis.call('HGET', j, 'member'))
-  redis.call('ZADD', B .. ':queued', due, id)
+  if ordered == '1' then score = f[3] end
+  redis.call('ZADD', lk(lane), score, f[4])
+  redis.call('ZADD', QUEUED, due, id)
 end
 
-local function drop_dedupe(id)
-  local key = redis.call('HGET', jk(id), 'dedupe')
+-- `key`: the job's dedupe field when the caller has read it already.
+local function drop_dedupe(id, key)
+  if key == nil then key = redis.call('HGET', jk(id), 'dedupe') end
   if key and key ~= '' and redis.call('GET', B .. ':dedupe:' .. key) == id then
     redis.call('DEL', B .. ':dedupe:' .. key)
   end
 end
 
 local function to_dead(id, err)
-  redis.call('HSET', jk(id), 'state', 'dead', 'last_error', err, 'updated_at', NOW)
+  redis.call('HSET', jk(id), 'state', 'dead', 'last_error', err, 'updated_at', AT)
   redis.call('HDEL', jk(id), 'lease_until')
-  redis.call('ZADD', B .. ':dead', NOW, id)
+  redis.call('ZADD', DEAD, AT, id)
   drop_dedupe(id)
 end

@@ -2,8 +2,8 @@
 local id = ARGV[3]
 local j = jk(id)
 if redis.call('HGET', j, 'state') ~= 'dead' then return 0 end
-redis.call('ZREM', B .. ':dead', id)
-redis.call('HSET', j, 'state', 'queued', 'attempts', 0, 'updated_at', NOW)
-requeue(id, NOW)
+redis.call('ZREM', DEAD, id)
+redis.call('HSET', j, 'state', 'queued', 'attempts', '0', 'updated_at', AT)
+requeue(id, AT)
 refresh(redis.call('HGET', j, 'lane'))
 return 1
