@@ -35,12 +35,11 @@ fn clients() -> usize {
     std::env::var("BENCH_CLIENTS").ok().and_then(|c| c.parse().ok()).filter(|&c| c > 0).unwrap_or(CLIENTS)
 }
 
-fn config(data_dir: &str, db_url: &str, redis_url: &str) -> Config {
+fn config(data_dir: &str, db_url: &str, redis_url: &str, prefix: &str) -> Config {
     let toml = format!(
         "[auth]\napi_key = \"{KEY}\"\n[storage]\ndata_dir = \"{data_dir}\"\n[database]\nurl = \"{db_url}\"\nmax_connections = 16\n\
-         [redis]\nurl = \"{redis_url}\"\nkey_prefix = \"wagbench{}\"\n[messages]\npacing_enabled = false\nconcurrency = 64\n\
-         [sandbox]\ndelivered_after_ms = 0\nread_after_ms = 0\n[queue]\npoll_interval_ms = 10\nbatch = 64\n[log]\nlevel = \"warn\"\n",
-        uuid::Uuid::now_v7().simple()
+         [redis]\nurl = \"{redis_url}\"\nkey_prefix = \"{prefix}\"\n[messages]\npacing_enabled = false\nconcurrency = 64\n\
+         [sandbox]\ndelivered_after_ms = 0\nread_after_ms = 0\n[queue]\npoll_interval_ms = 10\nbatch = 64\n[log]\nlevel = \"warn\"\n"
     );
     // `WAGB_SECTION__KEY=value` overrides a setting for an experiment.
     let figment = Config::defaults().merge(Toml::string(&toml)).merge(Env::prefixed("WAGB_").split("__"));
@@ -115,7 +114,8 @@ async fn bench(setup: &str, n: usize) {
         }
         _ => (format!("sqlite://{data_dir}/bench.db"), String::new()),
     };
-    let config = config(&data_dir, &db_url, &redis_url);
+    let prefix = format!("wagbench{}", uuid::Uuid::now_v7().simple());
+    let config = config(&data_dir, &db_url, &redis_url, &prefix);
     // With pacing on (`WAGB_MESSAGES__PACING_ENABLED=true`, the default
     // settings) sends leave at the paced rate: only intake is measured.
     let paced = config.messages.pacing_enabled;
@@ -197,6 +197,7 @@ async fn bench(setup: &str, n: usize) {
     let _ = server.await;
     if let Some(db) = temp_db {
         db.drop().await;
+        support::drop_redis_keys(&redis_url, &prefix);
     }
 }
 

@@ -96,14 +96,7 @@ async fn open(kind: &str) -> (Arc<dyn QueueBackend>, Box<dyn FnOnce() + Send>) {
             let prefix = format!("wagbench_{}", uuid::Uuid::now_v7().simple());
             let conn = redis::Client::open(url.as_str()).unwrap().get_connection_manager().await.unwrap();
             let queue = RedisQueue::new(conn, &prefix);
-            let cleanup = move || {
-                let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
-                let keys: Vec<String> =
-                    redis::cmd("KEYS").arg(format!("{{{prefix}:*")).query(&mut c).unwrap();
-                for chunk in keys.chunks(1000) {
-                    let _: () = redis::cmd("DEL").arg(chunk).query(&mut c).unwrap();
-                }
-            };
+            let cleanup = move || support::drop_redis_keys(&url, &prefix);
             (Arc::new(queue), Box::new(cleanup))
         }
         "postgres" => {

@@ -9,6 +9,18 @@ pub fn redis_url() -> String {
     std::env::var("WAG_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// Deletes every key whose name holds `prefix` (a run's unique key prefix):
+/// a benchmark leaves Redis as it found it, so the next run's lookups do
+/// not pay for a keyspace grown by earlier runs.
+#[allow(dead_code)] // session_restore uses no Redis
+pub fn drop_redis_keys(url: &str, prefix: &str) {
+    let Ok(mut c) = redis::Client::open(url).and_then(|c| c.get_connection()) else { return };
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("*{prefix}*")).query(&mut c).unwrap_or_default();
+    for chunk in keys.chunks(1000) {
+        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(chunk).query(&mut c);
+    }
+}
+
 /// A fresh database on the server of `WAG_TEST_DATABASE_URL`, dropped by
 /// [`TempPostgres::drop`].
 pub struct TempPostgres {
