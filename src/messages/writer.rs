@@ -68,7 +68,9 @@ impl LogWriter {
             Batcher::spawn_gated("incoming", gate, GateClass::Intake, move |items: Vec<NewMessageLog>| {
                 let s = s.clone();
                 async move {
-                    if let Err(e) = s.message_logs.insert_many_ignore(&items).await {
+                    // Retried like progress: the insert skips rows already
+                    // logged, and a dropped batch would be messages lost.
+                    if let Err(e) = retry(|| s.message_logs.insert_many_ignore(&items)).await {
                         tracing::warn!(error = %e, count = items.len(), "could not log incoming messages");
                     }
                     vec![(); items.len()]

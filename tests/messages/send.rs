@@ -57,9 +57,28 @@ pub async fn wait_incoming(app: &TestApp, session: &str, n: usize) -> Value {
         if page["data"].as_array().unwrap().len() >= n {
             return page;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{session} never logged {n} incoming messages");
+        if tokio::time::Instant::now() >= deadline {
+            panic!("{session} never logged {n} incoming messages; the log:\n{}", every_log(app).await);
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Every session's message log (direction, status, chat, error per row):
+/// what a failed wait shows, to tell a send that never left from a
+/// delivery that was never logged.
+async fn every_log(app: &TestApp) -> String {
+    let mut out = String::new();
+    for session in get_json(app, "/sessions").await["data"].as_array().cloned().unwrap_or_default() {
+        let id = session["id"].as_str().unwrap_or_default();
+        out.push_str(&format!("{id} ({}):\n", session["status"]));
+        let page = get_json(app, &format!("/sessions/{id}/messages")).await;
+        for row in page["data"].as_array().cloned().unwrap_or_default() {
+            let fields = ["direction", "status", "chat", "error"].map(|k| row[k].to_string());
+            out.push_str(&format!("  {}\n", fields.join(" ")));
+        }
+    }
+    out
 }
 
 async fn queued_sent_delivered_read(backend: Backend) {
