@@ -18,8 +18,8 @@ use super::types::*;
 
 const PRELUDE: &str = include_str!("lua/prelude.lua");
 
-/// Jobs per enqueue or finish script call: bounds the argument list and the time the
-/// script holds Redis.
+/// Jobs per enqueue or finish script call: bounds the argument list and
+/// the time the script holds Redis.
 const CHUNK: usize = 500;
 
 struct Scripts {
@@ -76,8 +76,8 @@ impl RedisQueue {
         Ok(invocation.invoke_async(&mut conn).await?)
     }
 
-    /// Finishes jobs of one queue in one script call; per job, whether the
-    /// attempt still owned it (a lost lease is logged, not an error).
+    /// Finishes jobs of one queue in one script call. An attempt that no
+    /// longer owned its job (its lease was lost) is logged, not an error.
     async fn finish_with(&self, queue: &str, items: &[(&ClaimedJob, &str, i64, &str)]) -> QueueResult<()> {
         let mut args = Vec::with_capacity(items.len() * 5);
         for (job, kind, at, error) in items {
