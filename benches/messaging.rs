@@ -10,6 +10,8 @@
 //! ```
 //!
 //! PostgreSQL and Redis come from `WAG_TEST_DATABASE_URL` / `WAG_TEST_REDIS_URL`.
+//! `BENCH_WEBHOOK=1` subscribes a local receiver to every event of the
+//! session and reports how many webhooks reached it and how fast.
 
 #[path = "support/sql_profile.rs"]
 mod sql_profile;
@@ -36,14 +38,31 @@ fn clients() -> usize {
 }
 
 fn config(data_dir: &str, db_url: &str, redis_url: &str, prefix: &str) -> Config {
-    let toml = format!(
+    let mut toml = format!(
         "[auth]\napi_key = \"{KEY}\"\n[storage]\ndata_dir = \"{data_dir}\"\n[database]\nurl = \"{db_url}\"\nmax_connections = 16\n\
          [redis]\nurl = \"{redis_url}\"\nkey_prefix = \"{prefix}\"\n[messages]\npacing_enabled = false\nconcurrency = 64\n\
          [sandbox]\ndelivered_after_ms = 0\nread_after_ms = 0\n[queue]\npoll_interval_ms = 10\nbatch = 64\n[log]\nlevel = \"warn\"\n"
     );
+    if webhook() {
+        toml.push_str("[webhooks]\nallow_private_networks = true\n");
+    }
     // `WAGB_SECTION__KEY=value` overrides a setting for an experiment.
     let figment = Config::defaults().merge(Toml::string(&toml)).merge(Env::prefixed("WAGB_").split("__"));
     Config::from_figment(figment).expect("bench config")
+}
+
+fn webhook() -> bool {
+    std::env::var_os("BENCH_WEBHOOK").is_some()
+}
+
+/// The value of a series (its name and labels as the page prints them) in a
+/// Prometheus text page; 0 when absent.
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Runs `n` requests from `clients()` concurrent clients; returns (elapsed, sorted latencies).
@@ -137,6 +156,17 @@ async fn bench(setup: &str, n: usize) {
     }
     let linked = post("/sandbox/sessions/bench/link", json!({"phone": "491700000001"})).await.unwrap();
     assert!(linked.status().is_success());
+    let received = if webhook() {
+        let (url, count) = support::counting_receiver().await;
+        let res = post("/sessions/bench/webhooks", json!({"url": url, "events": ["*"]})).await.unwrap();
+        assert_eq!(res.status(), 201);
+        // The dispatcher reads a session's subscriptions at most once a
+        // second: the first sends must not fall inside that window.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        Some(count)
+    } else {
+        None
+    };
 
     // The trivial route first, same clients and concurrency.
     let (c, b) = (client.clone(), base.clone());
@@ -188,6 +218,40 @@ async fn bench(setup: &str, n: usize) {
         pct(&s_lat, 0.99),
         sends / trivial * 100.0,
     );
+    if let Some(count) = received {
+        // What the session published since the subscription: a `message.sent`
+        // and a `message.status` per step (a receipt that overtakes the send
+        // leaves out the `sent` pair).
+        let published = |text: &str| {
+            counter(text, "wag_events_published_total{event=\"message.status\"}")
+                + counter(text, "wag_events_published_total{event=\"message.sent\"}")
+        };
+        let (mut want, mut seen, mut still) = (f64::INFINITY, 0, Instant::now());
+        while (count.load(Ordering::Relaxed) as f64) < want && still.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let text = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+            want = published(&text);
+            let now = count.load(Ordering::Relaxed);
+            if now != seen {
+                (seen, still) = (now, Instant::now());
+            }
+        }
+        let got = count.load(Ordering::Relaxed);
+        let took = started.elapsed() - if (got as f64) < want { still.elapsed() } else { Duration::ZERO };
+        let text = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        println!(
+            "    webhooks: {got} of {want:.0} events received, {:.0}/s from the first send ({:.1} s); \
+             dispatch retries: {:.0}",
+            got as f64 / took.as_secs_f64(),
+            took.as_secs_f64(),
+            counter(&text, "wag_webhook_dispatch_retries_total"),
+        );
+        let shown =
+            ["wag_webhook_deliveries_total", "wag_event_backlog", "wag_webhook_dispatch_seconds_count"];
+        for line in text.lines().filter(|l| shown.iter().any(|s| l.starts_with(s))) {
+            println!("      {line}");
+        }
+    }
     if std::env::var_os("BENCH_BREAKDOWN").is_some() {
         let text = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
         breakdown(&text);

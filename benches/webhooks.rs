@@ -23,25 +23,6 @@ use wa_gateway::{AppState, Config};
 
 const CONCURRENCY: usize = 16;
 
-async fn receiver() -> (String, Arc<AtomicUsize>) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move || {
-            let c = c.clone();
-            async move {
-                c.fetch_add(1, Ordering::Relaxed);
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, count)
-}
-
 async fn bench(setup: &str, n: usize) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().display().to_string();
@@ -58,7 +39,7 @@ async fn bench(setup: &str, n: usize) {
         }
         _ => (format!("sqlite://{data_dir}/bench.db"), String::new()),
     };
-    let (url, count) = receiver().await;
+    let (url, count) = support::counting_receiver().await;
     let toml = format!(
         "[storage]\ndata_dir = \"{data_dir}\"\n[database]\nurl = \"{db_url}\"\nmax_connections = 16\n[redis]\nurl = \"{redis_url}\"\n\
          key_prefix = \"wagbench{}\"\n[webhooks]\nallow_private_networks = true\nconcurrency = {CONCURRENCY}\n\
@@ -116,10 +97,6 @@ async fn bench(setup: &str, n: usize) {
     let started = Instant::now();
     for i in 0..n {
         state.sessions.hub().publish("bench", "message.status", json!({"status": "read", "n": i}));
-        if i % 1024 == 1023 {
-            // The event stream buffers 16,384 events; let the dispatcher keep up.
-            tokio::task::yield_now().await;
-        }
     }
     while count.load(Ordering::Relaxed) < n {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -109,6 +109,8 @@ pub async fn serve(
         }
     });
 
+    // Registered before the sessions' close hook, so it runs after it.
+    start_webhook_dispatch(&state);
     start_sessions(&state);
     start_messaging(&state);
     start_webhooks(&state)?;
@@ -225,16 +227,36 @@ fn start_messaging(state: &AppState) {
     });
 }
 
-/// The webhook dispatcher (events → deliveries) and the delivery worker.
-fn start_webhooks(state: &AppState) -> anyhow::Result<()> {
-    let config = &state.config;
-    let token = state.supervisor.token();
+/// The webhook dispatcher (events → deliveries). It outlives the other
+/// background tasks: its close hook runs last, once the workers have
+/// drained and the sessions have closed, and stores the events they
+/// published on the way out before the pool closes.
+fn start_webhook_dispatch(state: &AppState) {
+    let Some(events) = state.sessions.hub().take_durable() else {
+        tracing::error!("the event stream's durable end was already taken; webhooks are not dispatched");
+        return;
+    };
     let dispatcher = webhooks::dispatch::Dispatcher {
         store: state.store.clone(),
         queue: state.queue.clone(),
-        config: config.webhooks.clone(),
+        config: state.config.webhooks.clone(),
     };
-    state.supervisor.spawn("webhook-dispatcher", dispatcher.run(state.sessions.hub().clone(), token.clone()));
+    let finish = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(dispatcher.run(events, finish.clone()));
+    state.supervisor.on_shutdown("webhook-dispatch", move || async move {
+        finish.cancel();
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = ?e, "webhook dispatch failed"),
+            Err(e) => tracing::error!(error = ?e, "webhook dispatch panicked"),
+        }
+    });
+}
+
+/// The webhook delivery worker.
+fn start_webhooks(state: &AppState) -> anyhow::Result<()> {
+    let config = &state.config;
+    let token = state.supervisor.token();
     let handler = webhooks::deliver::DeliveryHandler::new(
         state.store.clone(),
         state.webhook_client.clone(),

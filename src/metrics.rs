@@ -108,10 +108,16 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
         Kind::Counter,
         "Deliveries queued again after their job was lost.",
     ),
+    ("wag_event_backlog", Kind::Gauge, "Events published and not yet taken by the webhook dispatcher."),
     (
-        "wag_webhook_events_missed_total",
+        "wag_webhook_dispatch_seconds",
+        Kind::Histogram,
+        "Time to turn one batch of events into stored and queued deliveries.",
+    ),
+    (
+        "wag_webhook_dispatch_retries_total",
         Kind::Counter,
-        "Events the webhook dispatcher fell too far behind to see.",
+        "Failed attempts at storing or queueing a batch of deliveries (each is retried).",
     ),
 ];
 

@@ -1,7 +1,32 @@
 //! What the benchmarks share: a throwaway PostgreSQL database and the
 //! Redis URL, both from the same variables as the tests.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use sqlx::Connection;
+
+/// A webhook receiver on 127.0.0.1:0 answering 204 and counting the
+/// deliveries: (its URL, the count).
+#[allow(dead_code)] // session_restore sends no webhooks
+pub async fn counting_receiver() -> (String, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let c = c.clone();
+            async move {
+                c.fetch_add(1, Ordering::Relaxed);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, count)
+}
 
 /// The Redis the benchmarks use (`WAG_TEST_REDIS_URL`).
 #[allow(dead_code)] // session_restore uses no Redis

@@ -1,17 +1,21 @@
 //! The gateway's event stream: what sessions report, for webhooks and any
-//! other subscriber. Publishing never blocks a session; a subscriber that
-//! falls more than the buffer behind loses the oldest events and is told so
-//! (`RecvError::Lagged`), which is why durable consumers (webhook delivery)
-//! turn events into queue jobs as they arrive.
+//! other subscriber. Publishing never blocks a session.
+//!
+//! Two ways out. The one durable consumer, webhook dispatch, takes every
+//! event from an unbounded channel ([`EventHub::take_durable`]): it must
+//! not lose one when a burst outruns its database writes, and its backlog
+//! is a gauge (`wag_event_backlog`) rather than a silent drop. Any other
+//! subscriber gets a broadcast receiver, which loses the oldest events when
+//! it falls more than the buffer behind and is told so (`Lagged`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 /// Receives a session's messages and receipts, in order, before the session
 /// handles its next event (so a receipt is never processed before the
@@ -36,14 +40,28 @@ pub struct GatewayEvent {
     pub data: Value,
 }
 
+/// The durable consumer's end of the stream.
+pub type DurableEvents = mpsc::UnboundedReceiver<Arc<GatewayEvent>>;
+
 #[derive(Clone)]
 pub struct EventHub {
     tx: broadcast::Sender<Arc<GatewayEvent>>,
+    durable: mpsc::UnboundedSender<Arc<GatewayEvent>>,
+    /// Until the durable consumer takes it: events published before it
+    /// starts wait here instead of being lost.
+    durable_rx: Arc<Mutex<Option<DurableEvents>>>,
 }
 
 impl EventHub {
     pub fn new(capacity: usize) -> Self {
-        Self { tx: broadcast::channel(capacity).0 }
+        let (durable, rx) = mpsc::unbounded_channel();
+        Self { tx: broadcast::channel(capacity).0, durable, durable_rx: Arc::new(Mutex::new(Some(rx))) }
+    }
+
+    /// Every event from the hub's creation on, none dropped; once (the
+    /// webhook dispatcher takes it). None when already taken.
+    pub fn take_durable(&self) -> Option<DurableEvents> {
+        self.durable_rx.lock().expect("durable receiver lock").take()
     }
 
     pub fn publish(&self, session_id: &str, event: &str, data: Value) {
@@ -61,8 +79,13 @@ impl EventHub {
             data,
         };
         metrics::counter!("wag_events_published_total", "event" => event.event.clone()).increment(1);
+        let event = Arc::new(event);
+        // Fails only once the durable consumer has stopped (shutdown).
+        if self.durable.send(event.clone()).is_ok() {
+            metrics::gauge!("wag_event_backlog").increment(1.0);
+        }
         // No subscriber is not an error: nobody asked for events yet.
-        let _ = self.tx.send(Arc::new(event));
+        let _ = self.tx.send(event);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<GatewayEvent>> {

@@ -20,7 +20,7 @@ pub mod runtime;
 pub mod status;
 
 pub use backoff::{Backoff, BreakerState};
-pub use events::{EventHub, GatewayEvent, MessageSink};
+pub use events::{DurableEvents, EventHub, GatewayEvent, MessageSink};
 pub use manager::{Handle, RestoreReport, SessionError, SessionManager, SessionResult};
 pub use runtime::Runtime;
 pub use status::Status;

@@ -1073,29 +1073,37 @@ macro_rules! impl_repos {
                     .await?)
             }
 
-            async fn create_many(&self, rows: &[NewWebhookDelivery]) -> StoreResult<Vec<WebhookDelivery>> {
-                let sql = concat!(
-                    "INSERT INTO webhook_deliveries (session_id, webhook_id, webhook_url, event_id, event_type, \
-                     payload, status, attempts, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) RETURNING ",
-                    delivery_cols!()
-                );
+            async fn create_many(&self, rows: &[NewWebhookDelivery]) -> StoreResult<Vec<(i64, Option<String>)>> {
+                if rows.is_empty() {
+                    return Ok(Vec::new());
+                }
                 let now = Utc::now();
-                let mut tx = self.pool.begin().await?;
+                // A writer turn on SQLite: ungated, a burst of events waited
+                // in SQLite's busy handler behind the message writers.
+                let _turn = self.gate.background().await;
+                let mut conn = self.writer.acquire().await?;
+                let mut tx = conn.begin().await?;
                 let mut out = Vec::with_capacity(rows.len());
-                for new in rows {
-                    out.push(
-                        sqlx::query_as::<$db, WebhookDelivery>(sql)
-                            .bind(&new.session_id)
-                            .bind(new.webhook_id.as_deref())
-                            .bind(&new.webhook_url)
-                            .bind(&new.event_id)
-                            .bind(&new.event_type)
-                            .bind(Json(&new.payload))
-                            .bind(now)
-                            .fetch_one(&mut *tx)
-                            .await?,
+                // 7 parameters a row: far below either database's limit.
+                for chunk in rows.chunks(500) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO webhook_deliveries (session_id, webhook_id, webhook_url, event_id, event_type, \
+                         payload, status, attempts, created_at, updated_at) ",
                     );
+                    q.push_values(chunk, |mut b, new| {
+                        b.push_bind(new.session_id.clone())
+                            .push_bind(new.webhook_id.clone())
+                            .push_bind(new.webhook_url.clone())
+                            .push_bind(new.event_id.clone())
+                            .push_bind(new.event_type.clone())
+                            .push_bind(Json(new.payload.clone()))
+                            .push("'pending'")
+                            .push("0")
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    q.push(" RETURNING id, webhook_id");
+                    out.extend(q.build_query_as::<(i64, Option<String>)>().fetch_all(&mut *tx).await?);
                 }
                 tx.commit().await?;
                 Ok(out)
@@ -1107,7 +1115,9 @@ macro_rules! impl_repos {
                 // lock them in the same order.
                 let mut order: Vec<&(NewWebhookAttempt, DeliveryAttempt)> = items.iter().collect();
                 order.sort_by_key(|(a, _)| a.delivery_id);
-                let mut tx = self.pool.begin().await?;
+                let _turn = self.gate.background().await;
+                let mut conn = self.writer.acquire().await?;
+                let mut tx = conn.begin().await?;
                 for (a, outcome) in order {
                     sqlx::query::<$db>(
                         "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, error, response_excerpt, created_at) \

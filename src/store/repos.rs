@@ -192,8 +192,9 @@ pub trait WebhookDeliveryRepo: Send + Sync {
     ) -> StoreResult<Option<WebhookDelivery>>;
     /// Newest first.
     async fn list(&self, filter: &DeliveryFilter, page: &Page<i64>) -> StoreResult<Vec<WebhookDelivery>>;
-    /// Many deliveries in one transaction, returned in the order given.
-    async fn create_many(&self, new: &[NewWebhookDelivery]) -> StoreResult<Vec<WebhookDelivery>>;
+    /// Many deliveries in one transaction; (id, webhook id) of each, in no
+    /// particular order.
+    async fn create_many(&self, new: &[NewWebhookDelivery]) -> StoreResult<Vec<(i64, Option<String>)>>;
     /// Stores attempts and applies their outcomes (as `record_attempt`), all
     /// in one transaction.
     async fn record_attempts_logged(&self, items: &[(NewWebhookAttempt, DeliveryAttempt)])

@@ -5,13 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
 use super::{QUEUE, matches};
 use crate::config::WebhooksConfig;
 use crate::queue::{NewJob, Queue};
-use crate::sessions::{EventHub, GatewayEvent};
+use crate::sessions::{DurableEvents, GatewayEvent};
 use crate::store::{NewWebhookDelivery, Store, Webhook};
 
 /// The body every receiver gets.
@@ -37,24 +36,20 @@ const CACHE_TTL: Duration = Duration::from_secs(1);
 struct Subscriptions(HashMap<String, (Instant, Arc<Vec<Webhook>>)>);
 
 impl Subscriptions {
-    async fn get(&mut self, store: &Store, session: &str) -> Arc<Vec<Webhook>> {
+    /// An error, not "no subscriptions": a batch must not be dispatched to
+    /// nobody because the database was busy for a moment.
+    async fn get(&mut self, store: &Store, session: &str) -> crate::store::StoreResult<Arc<Vec<Webhook>>> {
         if let Some((at, hooks)) = self.0.get(session)
             && at.elapsed() < CACHE_TTL
         {
-            return hooks.clone();
+            return Ok(hooks.clone());
         }
-        let hooks = match store.webhooks.list(session).await {
-            Ok(hooks) => Arc::new(hooks),
-            Err(e) => {
-                tracing::warn!(session, error = %e, "could not load webhooks");
-                return Arc::new(Vec::new());
-            }
-        };
+        let hooks = Arc::new(store.webhooks.list(session).await?);
         if self.0.len() > 10_000 {
             self.0.clear();
         }
         self.0.insert(session.to_owned(), (Instant::now(), hooks.clone()));
-        hooks
+        Ok(hooks)
     }
 }
 
@@ -64,24 +59,63 @@ pub struct Dispatcher {
     pub config: WebhooksConfig,
 }
 
-/// The event stream dropped `missed` events this dispatcher was too slow for.
-fn skipped(missed: u64) {
-    metrics::counter!("wag_webhook_events_missed_total").increment(missed);
-    tracing::error!(missed, "webhook dispatch fell behind the event stream; events were skipped");
+/// Waits between attempts at recording a batch: a batch is retried until it
+/// is stored, never dropped.
+const RETRY_MIN: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// Waits after a failed step of a batch, longer each time (up to
+/// `RETRY_MAX`): the database or Redis being away for a while delays
+/// webhooks instead of losing them.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Self(RETRY_MIN)
+    }
+
+    async fn failed(&mut self, what: &str, count: usize, error: impl std::fmt::Display) {
+        metrics::counter!("wag_webhook_dispatch_retries_total").increment(1);
+        tracing::warn!(count, %error, retry_in_ms = self.0.as_millis() as u64, "could not {what}; retrying");
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(RETRY_MAX);
+    }
+}
+
+/// Runs `write` until it succeeds (see [`Backoff`]).
+async fn persist<T, E, F, Fut>(what: &str, count: usize, write: F) -> T
+where
+    E: std::fmt::Display,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut backoff = Backoff::new();
+    loop {
+        match write().await {
+            Ok(done) => return done,
+            Err(e) => backoff.failed(what, count, e).await,
+        }
+    }
 }
 
 impl Dispatcher {
-    /// Follows the event stream until `token` is cancelled, taking every
-    /// event already waiting as one batch (one transaction, one queue call).
-    pub async fn run(self, hub: EventHub, token: CancellationToken) -> anyhow::Result<()> {
-        let mut events = hub.subscribe();
+    /// Takes the hub's every event, batching whatever is already waiting
+    /// (one transaction, one queue call per batch), until `finish` is
+    /// cancelled; then records what is left and returns. `finish` comes
+    /// last in shutdown, after the sessions have closed, so the events of
+    /// the drain itself (sends finishing, sessions stopping) are kept too.
+    pub async fn run(self, mut events: DurableEvents, finish: CancellationToken) -> anyhow::Result<()> {
         let mut cache = Subscriptions::default();
         let requeue_after = Duration::from_secs(self.config.requeue_after_secs);
         let mut sweep =
             tokio::time::interval(requeue_after.clamp(Duration::from_secs(1), Duration::from_secs(60)));
+        // One sweep after a long batch, not one per tick missed meanwhile.
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let first = tokio::select! {
-                () = token.cancelled() => return Ok(()),
+                // In this order: the sweep is not starved by a steady
+                // stream, and finishing waits until the stream is empty.
+                biased;
                 _ = sweep.tick(), if !requeue_after.is_zero() => {
                     if let Err(e) = self.requeue_unattempted(requeue_after).await {
                         tracing::warn!(error = %e, "could not check for unqueued webhook deliveries");
@@ -89,28 +123,61 @@ impl Dispatcher {
                     continue;
                 }
                 received = events.recv() => received,
+                () = finish.cancelled() => None,
             };
-            let mut batch = Vec::new();
-            match first {
-                Ok(event) => batch.push(event),
-                Err(RecvError::Lagged(missed)) => skipped(missed),
-                Err(RecvError::Closed) => return Ok(()),
-            }
+            let mut batch: Vec<_> = first.into_iter().collect();
             while batch.len() < MAX_BATCH {
                 match events.try_recv() {
                     Ok(event) => batch.push(event),
-                    Err(TryRecvError::Lagged(missed)) => skipped(missed),
                     Err(_) => break,
                 }
             }
+            if batch.is_empty() {
+                // Finishing, nothing left: later events (none are expected)
+                // are not waited for.
+                return Ok(());
+            }
+            metrics::gauge!("wag_event_backlog").decrement(batch.len() as f64);
             self.dispatch_batch(&batch, &mut cache).await;
         }
     }
 
+    /// Records the batch's deliveries and queues them, retrying until both
+    /// are done: an event taken from the stream exists nowhere else.
     async fn dispatch_batch(&self, events: &[Arc<GatewayEvent>], cache: &mut Subscriptions) {
+        let started = Instant::now();
+        let mut backoff = Backoff::new();
+        let deliveries = loop {
+            match self.deliveries(events, cache).await {
+                Ok(deliveries) => break deliveries,
+                Err(e) => backoff.failed("load webhook subscriptions", events.len(), e).await,
+            }
+        };
+        if deliveries.is_empty() {
+            return;
+        }
+        let created = persist("record webhook deliveries", deliveries.len(), || {
+            self.store.deliveries.create_many(&deliveries)
+        })
+        .await;
+        let jobs = || created.iter().map(|(id, hook)| self.job(*id, hook.as_deref(), 0)).collect();
+        // Job ids are per delivery: queueing a batch again after a partial
+        // failure adds only the jobs that are missing.
+        persist("queue webhook deliveries", created.len(), || self.queue.enqueue_many(jobs())).await;
+        metrics::counter!("wag_webhook_deliveries_total", "result" => "queued")
+            .increment(created.len() as u64);
+        metrics::histogram!("wag_webhook_dispatch_seconds").record(started.elapsed().as_secs_f64());
+    }
+
+    /// A delivery per event and matching subscription.
+    async fn deliveries(
+        &self,
+        events: &[Arc<GatewayEvent>],
+        cache: &mut Subscriptions,
+    ) -> crate::store::StoreResult<Vec<NewWebhookDelivery>> {
         let mut deliveries = Vec::new();
         for event in events {
-            let hooks = cache.get(&self.store, &event.session_id).await;
+            let hooks = cache.get(&self.store, &event.session_id).await?;
             let mut targets: Vec<(Option<String>, String)> = hooks
                 .iter()
                 .filter(|h| h.enabled && matches(&h.events.0, &event.event))
@@ -134,23 +201,7 @@ impl Dispatcher {
                 });
             }
         }
-        if deliveries.is_empty() {
-            return;
-        }
-        let created = match self.store.deliveries.create_many(&deliveries).await {
-            Ok(created) => created,
-            Err(e) => {
-                tracing::error!(count = deliveries.len(), error = %e, "could not record webhook deliveries");
-                return;
-            }
-        };
-        let jobs: Vec<NewJob> = created.iter().map(|d| self.job(d.id, d.webhook_id.as_deref(), 0)).collect();
-        if let Err(e) = self.queue.enqueue_many(jobs).await {
-            tracing::error!(count = created.len(), error = %e, "could not queue webhook deliveries");
-            return;
-        }
-        metrics::counter!("wag_webhook_deliveries_total", "result" => "queued")
-            .increment(created.len() as u64);
+        Ok(deliveries)
     }
 
     /// Queues again the deliveries stored more than `older_than` ago and

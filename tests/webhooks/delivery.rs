@@ -329,7 +329,7 @@ async fn a_delivery_that_lost_its_job_is_queued_again() {
     // Its job exists now: a second sweep does not queue it again.
     assert_eq!(dispatcher.requeue_unattempted(Duration::ZERO).await.unwrap(), 0);
     eventually(|| rx.events_of("session.status").iter().any(|e| e["id"] == event_id)).await;
-    let one = delivery_done(&app, stored[0].id, "delivered").await;
+    let one = delivery_done(&app, stored[0].0, "delivered").await;
     assert_eq!(one["status"], "delivered");
     assert_eq!(one["attempts"], 1);
     app.stop().await.unwrap();

@@ -9,5 +9,6 @@ mod support;
 #[allow(dead_code)]
 mod helpers;
 
+mod burst;
 mod delivery;
 mod receiver;
