@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod models;
 pub mod repos;
 mod script;
+mod versioned;
 mod writer;
 
 use std::sync::Arc;
@@ -80,6 +81,8 @@ pub struct Store {
     pub credentials: Arc<dyn CredentialRepo>,
     pub idempotency: Arc<dyn IdempotencyRepo>,
     probe: Arc<dyn Probe>,
+    /// Bumped by every subscription change made through this store.
+    webhooks_version: Arc<std::sync::atomic::AtomicU64>,
     pool: Pool,
     /// SQLite: the one connection the gated writes share (None on
     /// PostgreSQL, whose gated writes use the pool).
@@ -147,21 +150,29 @@ impl Store {
             + Probe
             + 'static,
     {
+        let webhooks_version = Arc::new(std::sync::atomic::AtomicU64::new(0));
         Self {
             kind,
             sessions: backend.clone(),
             templates: backend.clone(),
             message_logs: backend.clone(),
-            webhooks: backend.clone(),
+            webhooks: Arc::new(versioned::Versioned::new(backend.clone(), webhooks_version.clone())),
             deliveries: backend.clone(),
             session_events: backend.clone(),
             credentials: backend.clone(),
             idempotency: backend.clone(),
             probe: backend,
+            webhooks_version,
             pool,
             writer,
             gate,
         }
+    }
+
+    /// Changes with every webhook subscription created, changed or removed
+    /// through this store: caches of subscriptions compare it.
+    pub fn webhooks_version(&self) -> u64 {
+        self.webhooks_version.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn pool(&self) -> &Pool {

@@ -29,6 +29,8 @@ const HOOK_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// (url, secrets, extra headers) of an enabled subscription; None: disabled.
 type Target = Option<(String, String, serde_json::Value)>;
+/// Targets by (session, webhook id), with when each was read.
+type Targets = HashMap<(String, String), (Instant, Target)>;
 
 pub struct DeliveryHandler {
     store: Store,
@@ -37,7 +39,8 @@ pub struct DeliveryHandler {
     config: WebhooksConfig,
     /// Attempts are recorded in batches (one transaction for many).
     recorder: Batcher<(NewWebhookAttempt, DeliveryAttempt), Result<(), String>>,
-    hooks: Mutex<HashMap<(String, String), (Instant, Target)>>,
+    /// The store's `webhooks_version` and the targets read at it.
+    hooks: Mutex<(u64, Targets)>,
 }
 
 struct Answer {
@@ -61,17 +64,26 @@ impl DeliveryHandler {
                     }
                 }
             });
-        Self { store, client, config, recorder, hooks: Mutex::new(HashMap::new()) }
+        Self { store, client, config, recorder, hooks: Mutex::new((0, HashMap::new())) }
     }
 
     /// The subscription's target, from a cache refreshed every second;
     /// Ok(None) when it is disabled, Err(None) when it is gone.
     async fn target(&self, session: &str, hook_id: &str) -> Result<Target, Option<String>> {
         let key = (session.to_owned(), hook_id.to_owned());
-        if let Some((at, target)) = self.hooks.lock().expect("hook cache").get(&key)
-            && at.elapsed() < HOOK_CACHE_TTL
         {
-            return Ok(target.clone());
+            let mut hooks = self.hooks.lock().expect("hook cache");
+            // A change made through this gateway applies to the next delivery.
+            let version = self.store.webhooks_version();
+            if hooks.0 != version {
+                hooks.1.clear();
+                hooks.0 = version;
+            }
+            if let Some((at, target)) = hooks.1.get(&key)
+                && at.elapsed() < HOOK_CACHE_TTL
+            {
+                return Ok(target.clone());
+            }
         }
         let target = match self.store.webhooks.get(session, hook_id).await {
             Ok(Some(h)) if h.enabled => Some((h.url, h.secret, h.headers.0)),
@@ -80,10 +92,10 @@ impl DeliveryHandler {
             Err(e) => return Err(Some(e.to_string())),
         };
         let mut hooks = self.hooks.lock().expect("hook cache");
-        if hooks.len() > 10_000 {
-            hooks.retain(|_, (at, _)| at.elapsed() < HOOK_CACHE_TTL);
+        if hooks.1.len() > 10_000 {
+            hooks.1.retain(|_, (at, _)| at.elapsed() < HOOK_CACHE_TTL);
         }
-        hooks.insert(key, (Instant::now(), target.clone()));
+        hooks.1.insert(key, (Instant::now(), target.clone()));
         Ok(target)
     }
 
@@ -207,11 +219,8 @@ impl Handler for DeliveryHandler {
                 // The receiver says it is gone for good: stop sending to it.
                 if let Some(hook_id) = &delivery.webhook_id {
                     let patch = WebhookPatch { enabled: Some(false), ..Default::default() };
+                    // The update empties the caches (`webhooks_version`).
                     let _ = self.store.webhooks.update(&delivery.session_id, hook_id, &patch).await;
-                    self.hooks
-                        .lock()
-                        .expect("hook cache")
-                        .remove(&(delivery.session_id.clone(), hook_id.clone()));
                     tracing::warn!(webhook = %hook_id, "receiver answered 410 Gone; webhook disabled");
                 }
                 ("dead", Outcome::dead("the receiver answered 410 Gone; webhook disabled"))

@@ -31,14 +31,21 @@ const MAX_BATCH: usize = 256;
 /// changes apply within this time.
 const CACHE_TTL: Duration = Duration::from_secs(1);
 
-/// Subscriptions per session, read at most once per `CACHE_TTL`.
+/// Subscriptions per session, read at most once per `CACHE_TTL`, and the
+/// store's `webhooks_version` they were read at: a change made through this
+/// gateway empties the cache at once.
 #[derive(Default)]
-struct Subscriptions(HashMap<String, (Instant, Arc<Vec<Webhook>>)>);
+struct Subscriptions(HashMap<String, (Instant, Arc<Vec<Webhook>>)>, u64);
 
 impl Subscriptions {
     /// An error, not "no subscriptions": a batch must not be dispatched to
     /// nobody because the database was busy for a moment.
     async fn get(&mut self, store: &Store, session: &str) -> crate::store::StoreResult<Arc<Vec<Webhook>>> {
+        let version = store.webhooks_version();
+        if version != self.1 {
+            self.0.clear();
+            self.1 = version;
+        }
         if let Some((at, hooks)) = self.0.get(session)
             && at.elapsed() < CACHE_TTL
         {

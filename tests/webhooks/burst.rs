@@ -27,10 +27,8 @@ async fn stored(pool: &Pool) -> (i64, i64) {
     }
 }
 
-async fn subscribed(backend: Backend) -> Option<(TestApp, Receiver)> {
-    let app = TestApp::spawn_with(backend, CONFIG).await?;
-    let rx = Receiver::start().await;
-    create(&app, json!({"id": "s", "start": false})).await;
+/// Subscribes `rx` to session `s`'s `message.ack` events.
+async fn subscribe(app: &TestApp, rx: &Receiver) {
     let res = app
         .authed(Method::POST, "/sessions/s/webhooks")
         .json(&json!({"url": rx.url(), "events": ["message.ack"]}))
@@ -38,8 +36,13 @@ async fn subscribed(backend: Backend) -> Option<(TestApp, Receiver)> {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    // The dispatcher reads a session's subscriptions at most once a second.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+async fn subscribed(backend: Backend) -> Option<(TestApp, Receiver)> {
+    let app = TestApp::spawn_with(backend, CONFIG).await?;
+    let rx = Receiver::start().await;
+    create(&app, json!({"id": "s", "start": false})).await;
+    subscribe(&app, &rx).await;
     Some((app, rx))
 }
 
@@ -73,6 +76,29 @@ async fn a_burst_larger_than_the_buffer_loses_nothing_on_sqlite() {
 #[tokio::test]
 async fn a_burst_larger_than_the_buffer_loses_nothing_on_postgres() {
     a_burst_larger_than_the_buffer_loses_nothing(Backend::Postgres).await;
+}
+
+/// A subscription applies to the next event even when the dispatcher read
+/// the session's subscriptions (none) a moment before: its cache is for
+/// other instances' changes, not this one's.
+#[tokio::test]
+async fn a_new_subscription_gets_the_very_next_event() {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, CONFIG).await else { return };
+    let rx = Receiver::start().await;
+    create(&app, json!({"id": "s", "start": false})).await;
+    let hub = app.state.sessions.hub();
+    hub.publish("s", "message.ack", json!({"before": true}));
+    // The dispatcher takes it at once and caches "no subscriptions" for a
+    // second; the subscription and the next event come within that second.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    subscribe(&app, &rx).await;
+    hub.publish("s", "message.ack", json!({"after": true}));
+    let pool = app.state.store.pool().clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while stored(&pool).await.0 < 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stored(&pool).await, (1, 1), "the event after the subscription, not the one before");
 }
 
 /// Events published just before a graceful shutdown are stored before the
