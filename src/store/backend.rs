@@ -197,6 +197,10 @@ macro_rules! log_cols {
     () => {
         "id, session_id, direction, message_id, wa_message_id, chat_jid, message_type, content_preview, status, error, request_id, created_at, updated_at, sender_jid, sent_at, delivered_at, read_at, played_at, failed_at, batch_id, scheduled_at"
     };
+    // The same columns of a table aliased `m`.
+    (m) => {
+        "m.id, m.session_id, m.direction, m.message_id, m.wa_message_id, m.chat_jid, m.message_type, m.content_preview, m.status, m.error, m.request_id, m.created_at, m.updated_at, m.sender_jid, m.sent_at, m.delivered_at, m.read_at, m.played_at, m.failed_at, m.batch_id, m.scheduled_at"
+    };
 }
 macro_rules! webhook_cols {
     () => {
@@ -757,20 +761,43 @@ macro_rules! impl_repos {
             }
 
             async fn chats(&self, session_id: &str, page: &Page<i64>) -> StoreResult<Vec<ChatSummary>> {
-                // One pass over the session's log: the newest row and the
-                // unread count per chat, by window functions (both databases).
-                let mut q = QueryBuilder::<$db>::new(concat!(
-                    "SELECT ", log_cols!(), ", unread FROM (SELECT ", log_cols!(), ", \
-                     ROW_NUMBER() OVER (PARTITION BY chat_jid ORDER BY id DESC) AS rn, \
-                     SUM(CASE WHEN direction = 'incoming' AND status = 'received' THEN 1 ELSE 0 END) \
-                     OVER (PARTITION BY chat_jid) AS unread \
-                     FROM message_logs WHERE session_id = "
-                ));
-                q.push_bind(session_id.to_owned()).push(") t WHERE rn = 1");
+                // A skip scan of the (session, chat, id) index: one probe for
+                // each of the session's chats to find it, one for its newest
+                // row, then unread counts for the page's chats only (partial
+                // index). Cost grows with the number of chats, not of
+                // messages; the window-function pass it replaced read the
+                // session's whole log (README, "Chats").
+                let mut q = QueryBuilder::<$db>::new(
+                    "WITH RECURSIVE chats (jid) AS (SELECT MIN(chat_jid) FROM message_logs WHERE session_id = ",
+                );
+                q.push_bind(session_id.to_owned());
+                q.push(
+                    " UNION ALL SELECT (SELECT MIN(chat_jid) FROM message_logs WHERE session_id = ",
+                );
+                q.push_bind(session_id.to_owned());
+                q.push(
+                    " AND chat_jid > chats.jid) FROM chats WHERE chats.jid IS NOT NULL), \
+                     latest (jid, last_id) AS (SELECT jid, (SELECT MAX(id) FROM message_logs WHERE session_id = ",
+                );
+                q.push_bind(session_id.to_owned());
+                q.push(
+                    " AND chat_jid = chats.jid) FROM chats WHERE jid IS NOT NULL), \
+                     page (jid, last_id) AS (SELECT jid, last_id FROM latest",
+                );
                 if let Some(after) = page.after {
-                    q.push(" AND id < ").push_bind(after);
+                    q.push(" WHERE last_id < ").push_bind(after);
                 }
-                q.push(" ORDER BY id DESC LIMIT ").push_bind(page.sql_limit());
+                q.push(" ORDER BY last_id DESC LIMIT ").push_bind(page.sql_limit());
+                q.push(concat!(
+                    ") SELECT ",
+                    log_cols!(m),
+                    ", (SELECT COUNT(*) FROM message_logs u WHERE u.session_id = "
+                ));
+                q.push_bind(session_id.to_owned());
+                q.push(
+                    " AND u.chat_jid = page.jid AND u.direction = 'incoming' AND u.status = 'received') AS unread \
+                     FROM page JOIN message_logs m ON m.id = page.last_id ORDER BY page.last_id DESC",
+                );
                 Ok(q.build_query_as::<ChatSummary>().fetch_all(&self.pool).await?)
             }
 

@@ -619,3 +619,71 @@ pub async fn media_handles_follow_their_message(store: Store) {
     assert_eq!(logs.delete_before(Utc::now() + Duration::seconds(1)).await.unwrap(), 1);
     assert_eq!(logs.media_handle("s", "msg_m").await.unwrap(), None);
 }
+
+/// The chat list against a reference computed here from the rows written:
+/// newest message per chat, newest chat first, unread = incoming messages
+/// still `received`; pages continue by cursor; other sessions stay out.
+pub async fn chats_list_newest_first_with_unread_counts(store: Store) {
+    session(&store, "s").await;
+    session(&store, "other").await;
+    assert!(store.message_logs.chats("s", &Page::first(10)).await.unwrap().is_empty());
+    let mut rows = Vec::new();
+    let mut seed = 7_u64;
+    for i in 0..80_u32 {
+        // A small LCG: chats get uneven traffic, directions and states mix.
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let chat = format!("4917{}@s.whatsapp.net", (seed >> 33) % 9);
+        let incoming = (seed >> 20).is_multiple_of(3);
+        let mut new = log(
+            "s",
+            &format!("m{i}"),
+            &chat,
+            if incoming { Direction::Incoming } else { Direction::Outgoing },
+        );
+        if incoming {
+            new.status = "received".into();
+        }
+        let mut row = store.message_logs.insert(&new).await.unwrap();
+        if incoming && (seed >> 40).is_multiple_of(2) {
+            row = store.message_logs.set_status("s", &row.message_id, "read", None).await.unwrap().unwrap();
+        }
+        rows.push(row);
+        if i.is_multiple_of(10) {
+            // The other session's rows sit between ours, in a chat ours has too.
+            store
+                .message_logs
+                .insert(&log("other", &format!("o{i}"), &chat, Direction::Incoming))
+                .await
+                .unwrap();
+        }
+    }
+    let mut expected: Vec<(String, i64, i64)> = Vec::new();
+    for row in rows.iter().rev() {
+        if !expected.iter().any(|(chat, _, _)| *chat == row.chat_jid) {
+            let unread = rows
+                .iter()
+                .filter(|r| r.chat_jid == row.chat_jid && r.direction == "incoming" && r.status == "received")
+                .count();
+            expected.push((row.chat_jid.clone(), row.id, unread as i64));
+        }
+    }
+    assert!(expected.len() >= 7, "most of the nine chats have traffic: {expected:?}");
+    assert!(expected.iter().any(|e| e.2 > 0) && expected.iter().any(|e| e.2 == 0));
+
+    let mut listed = Vec::new();
+    let mut page = Page::first(3);
+    loop {
+        let chats = store.message_logs.chats("s", &page).await.unwrap();
+        assert!(chats.len() <= 3);
+        listed.extend(chats.iter().map(|c| (c.last.chat_jid.clone(), c.last.id, c.unread)));
+        match chats.last() {
+            Some(last) if chats.len() == 3 => page = Page::after(last.last.id, 3),
+            _ => break,
+        }
+    }
+    assert_eq!(listed, expected);
+    let newest = store.message_logs.chats("s", &Page::first(1)).await.unwrap();
+    assert_eq!(newest[0].last, *rows.last().unwrap(), "the whole newest row");
+    let other = store.message_logs.chats("other", &Page::first(50)).await.unwrap();
+    assert!(other.iter().all(|c| c.last.session_id == "other" && c.unread == 0), "queued, not received");
+}

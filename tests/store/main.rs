@@ -65,6 +65,7 @@ contract!(
     idempotency_keys_reserve_once_until_expiry,
     lifecycle_transitions_desired_state_and_credentials,
     media_handles_follow_their_message,
+    chats_list_newest_first_with_unread_counts,
     whatsapp_keys_match_the_reference_backend,
     whatsapp_keys_persist_per_session_and_erase,
     whatsapp_handshake_runs_on_our_key_store,
