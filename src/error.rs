@@ -226,6 +226,7 @@ impl From<crate::engine::EngineError> for Error {
                     "contact" => "contact_not_found",
                     "invite" => "invite_not_found",
                     "media" => "media_not_found",
+                    "call" => "call_not_found",
                     _ => "not_found",
                 };
                 Error::not_found(code, message)

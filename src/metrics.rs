@@ -91,6 +91,11 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
     ),
     ("wag_media_uploads_total", Kind::Counter, "Media files uploaded."),
     ("wag_contact_checks_total", Kind::Counter, "Numbers checked, by source (engine or cache)."),
+    (
+        "wag_calls_total",
+        Kind::Counter,
+        "Incoming calls by outcome (received, rejected, reject_failed, missed, answered_elsewhere, rejected_elsewhere).",
+    ),
     ("wag_queue_jobs", Kind::Gauge, "Jobs by queue and state (queued, running, dead, …)."),
     ("wag_queue_jobs_total", Kind::Counter, "Finished job attempts by queue and result."),
     ("wag_queue_in_flight", Kind::Gauge, "Jobs running now, by queue."),

@@ -106,6 +106,7 @@ impl AppState {
             preview_chars: config.messages.preview_chars,
             checks: contact_checks.clone(),
             store: store.clone(),
+            max_attempts: config.messages.max_attempts,
         };
         let mut sessions = SessionManager::new(store.clone(), hub, config.sessions.clone())
             .with_message_sink(Arc::new(tracker));

@@ -20,10 +20,10 @@ use super::sessions::{parse_id, session_not_found};
 use crate::error::{ApiResult, Error, ErrorResponse};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::request_id::RequestId;
+use crate::messages::ids;
 use crate::messages::job::{Draft, TargetRef};
+use crate::messages::outgoing::Outgoing;
 use crate::messages::request::{SendMessage, Validated};
-use crate::messages::tracker::cap_preview;
-use crate::messages::{QUEUE, SendJob, ids};
 use crate::queue::NewJob;
 use crate::state::AppState;
 use crate::store::{Direction, MessageLog, MessageLogFilter, NewMessageLog, Page, Reservation};
@@ -331,39 +331,18 @@ pub(super) async fn prepare(
         Some(raw) => Some(target(state, session, raw).await?),
         None => None,
     };
-    let job = SendJob {
+    let outgoing = Outgoing {
         session_id: session.to_owned(),
-        message_id: message_id.clone(),
-        wa_id: ids::wa_id_for(&message_id),
+        message_id,
         chat: valid.chat.to_string(),
+        draft,
         reply_to,
         mentions: valid.mentions.iter().map(Jid::to_string).collect(),
-        request_id: request_id.clone(),
-        draft,
-        resend: false,
-    };
-    let log = NewMessageLog {
-        session_id: session.to_owned(),
-        direction: Direction::Outgoing,
-        message_id: message_id.clone(),
-        wa_message_id: Some(job.wa_id.clone()),
-        chat_jid: job.chat.clone(),
-        message_type: job.draft.kind().to_owned(),
-        content_preview: cap_preview(job.draft.preview(), config.preview_chars),
-        status: "queued".into(),
         request_id,
-        sender_jid: None,
         batch_id,
-        scheduled_at: send_at,
+        send_at,
     };
-    let payload = serde_json::to_value(&job).map_err(|e| Error::Internal(e.into()))?;
-    let lane = format!("{session}|{}", job.chat);
-    let mut new_job =
-        NewJob::new(QUEUE, lane, payload).id(message_id).ordered().max_attempts(config.max_attempts);
-    if let Some(at) = send_at {
-        new_job = new_job.run_at(at.timestamp_millis());
-    }
-    Ok((log, new_job))
+    outgoing.into_rows(config.preview_chars, config.max_attempts).map_err(|e| Error::Internal(e.into()))
 }
 
 /// Writes the row and the job in one group commit: on a database queue in

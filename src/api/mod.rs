@@ -6,6 +6,7 @@
 //! the API key.
 
 mod batches;
+mod calls;
 mod chats;
 mod contacts;
 mod docs;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(groups::router())
         .merge(group_admin::router())
         .merge(chats::router())
+        .merge(calls::router())
         .merge(media::router(state.config.media.max_bytes))
         .merge(schedule::router(state.config.messages.max_request_bytes))
         .merge(batches::router(state.config.messages.max_request_bytes))

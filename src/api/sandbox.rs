@@ -1,5 +1,5 @@
 //! `/sandbox/sessions/{id}/…`: the control API of the simulated network.
-//! It plays the phone (link), the other people (inbound messages) and the
+//! It plays the phone (link), the other people (inbound messages, calls) and the
 //! network's bad days (faults). Behind the same API key as everything else.
 
 use std::sync::Arc;
@@ -8,11 +8,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::sessions::{SessionView, parse_id, session_not_found};
-use crate::engine::sandbox::{Fault, Inbound, LinkRequest, SandboxNetwork};
+use crate::engine::sandbox::{
+    CallRequest, EndCall, Fault, Inbound, LinkRequest, SandboxCall, SandboxNetwork,
+};
 use crate::error::{ApiResult, Error, ErrorResponse};
 use crate::http::extract::{Json, Path};
 use crate::sessions::Status;
@@ -24,6 +26,9 @@ pub fn router() -> Router<AppState> {
         .route("/sandbox/sessions/{id}/link", post(link))
         .route("/sandbox/sessions/{id}/inbound", post(inbound))
         .route("/sandbox/sessions/{id}/fault", post(fault))
+        .route("/sandbox/sessions/{id}/calls", post(ring))
+        .route("/sandbox/sessions/{id}/calls/{call_id}", get(call))
+        .route("/sandbox/sessions/{id}/calls/{call_id}/end", post(end_call))
 }
 
 /// How long `link` waits for the session to report `connected`.
@@ -119,4 +124,64 @@ pub async fn fault(
     let (network, session) = sandbox_session(&state, &id).await?;
     network.fault(&session.id, &body).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"applied": body.kind, "fail_connects": body.fail_connects}))))
+}
+
+/// Someone calls the session: it rings there (a `call.received` event)
+/// until the session rejects it or the call is ended here.
+#[utoipa::path(post, path = "/sandbox/sessions/{id}/calls", tag = "sandbox", request_body = CallRequest,
+    params(("id" = String, Path, description = "Session id", example = "sales")),
+    responses(
+        (status = 201, description = "Ringing at the session", body = SandboxCall),
+        (status = 403, description = "The session blocked the caller", body = ErrorResponse),
+        (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse,
+            example = json!({"error": {"code": "session_not_connected", "message": "the session is not connected", "request_id": "0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f"}})),
+        (status = 422, description = "The caller is not on WhatsApp, or is the session's own number", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn ring(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<CallRequest>,
+) -> ApiResult<(StatusCode, Json<SandboxCall>)> {
+    let (network, session) = sandbox_session(&state, &id).await?;
+    Ok((StatusCode::CREATED, Json(network.ring(&session.id, &body).await?)))
+}
+
+/// A call rung through the sandbox, as its caller sees it (`ringing`,
+/// `rejected`, `missed`, `answered`).
+#[utoipa::path(get, path = "/sandbox/sessions/{id}/calls/{call_id}", tag = "sandbox",
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("call_id" = String, Path, description = "Call id", example = "5A1C0FFEE0DDF00D5A1C0FFEE0DDF00D")),
+    responses(
+        (status = 200, description = "The call", body = SandboxCall),
+        (status = 404, description = "No such session or call", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn call(
+    State(state): State<AppState>,
+    Path((id, call_id)): Path<(String, String)>,
+) -> ApiResult<Json<SandboxCall>> {
+    let (network, session) = sandbox_session(&state, &id).await?;
+    Ok(Json(network.call(&session.id, &call_id)?))
+}
+
+/// The caller hangs up (`hang_up`: the session sees a missed call) or the
+/// account's phone answers (`answer_on_phone`: answered elsewhere).
+#[utoipa::path(post, path = "/sandbox/sessions/{id}/calls/{call_id}/end", tag = "sandbox", request_body = EndCall,
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("call_id" = String, Path, description = "Call id", example = "5A1C0FFEE0DDF00D5A1C0FFEE0DDF00D")),
+    responses(
+        (status = 200, description = "The call, ended", body = SandboxCall),
+        (status = 404, description = "No such session or call", body = ErrorResponse),
+        (status = 409, description = "The call is not ringing any more", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn end_call(
+    State(state): State<AppState>,
+    Path((id, call_id)): Path<(String, String)>,
+    Json(body): Json<EndCall>,
+) -> ApiResult<Json<SandboxCall>> {
+    let (network, session) = sandbox_session(&state, &id).await?;
+    Ok(Json(network.end_call(&session.id, &call_id, body.how).await?))
 }

@@ -164,6 +164,12 @@ pub struct SessionsConfig {
     pub restore_concurrency: usize,
     #[validate(range(min = 8, max = 65536))]
     pub event_buffer: usize,
+    /// Decline every incoming call at once (a session's metadata
+    /// `calls.reject` overrides it).
+    pub reject_calls: bool,
+    /// Sent to the caller after an automatic reject; empty: nothing.
+    #[validate(length(max = 4096))]
+    pub reject_call_message: String,
 }
 
 impl SessionsConfig {

@@ -103,6 +103,9 @@ pub trait Engine: Send + Sync {
     async fn set_presence(&self, available: bool) -> EngineResult<()>;
     /// Fetches a received media file by the handle its message came with.
     async fn download_media(&self, handle: &str) -> EngineResult<DownloadedMedia>;
+    /// Declines a ringing call: the caller sees it declined, as if the
+    /// phone's red button was pressed. NotFound when it no longer rings.
+    async fn reject_call(&self, call: &CallOffer) -> EngineResult<()>;
 }
 
 /// What an engine gets from the session that owns it.

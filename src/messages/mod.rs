@@ -11,13 +11,15 @@
 //! [`Tracker`], which moves statuses forward only.
 //!
 //! Layout: `request.rs` the API body and its validation; `job.rs` the queued
-//! form and its conversion to the engine's message; `send.rs` the handler;
+//! form and its conversion to the engine's message; `outgoing.rs` a new
+//! message's log row and job; `send.rs` the handler;
 //! `pacing.rs` per-session rate limits; `tracker.rs` receipts and incoming
 //! messages; `writer.rs` group commit of log rows and jobs; `repair.rs`
 //! resends of messages stuck at `sent` and orphaned rows; `ids.rs` message ids.
 
 pub mod ids;
 pub mod job;
+pub mod outgoing;
 pub mod pacing;
 pub mod repair;
 pub mod request;

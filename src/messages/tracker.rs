@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::sessions::{EventHub, MessageSink};
 use crate::store::{Direction, MessageLog, NewMessageLog};
-use crate::wa::{Ack, IncomingBody, IncomingMessage, Receipt};
+use crate::wa::{Ack, IncomingBody, IncomingMessage, Jid, Receipt};
 
 pub struct Tracker {
     pub writer: super::writer::LogWriter,
@@ -15,6 +15,8 @@ pub struct Tracker {
     pub checks: std::sync::Arc<crate::contacts::CheckCache>,
     /// Where received media handles are kept.
     pub store: crate::store::Store,
+    /// For messages the gateway sends by itself (a call's reject message).
+    pub max_attempts: u32,
 }
 
 /// The `message.status` event of a log row.
@@ -102,5 +104,15 @@ impl MessageSink for Tracker {
         for id in &r.ids {
             self.writer.receipt(session_id, Receipt { ids: vec![id.clone()], ..r.clone() }).await;
         }
+    }
+
+    async fn reply(&self, session_id: &str, chat: &Jid, text: &str) -> Result<String, String> {
+        let outgoing = super::outgoing::Outgoing::text(session_id, &chat.to_string(), text);
+        let (log, job) =
+            outgoing.into_rows(self.preview_chars, self.max_attempts).map_err(|e| e.to_string())?;
+        let id = log.message_id.clone();
+        self.writer.accept(log, job).await?;
+        metrics::counter!("wag_messages_total", "result" => "queued").increment(1);
+        Ok(id)
     }
 }

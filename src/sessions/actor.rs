@@ -14,10 +14,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::backoff::{BreakerState, Next};
+use super::calls::{self, CallPolicy};
 use super::manager::{Handle, Inner};
 use super::status::Status;
 use crate::engine::EngineError;
-use crate::wa::{DisconnectReason, EngineEvent};
+use crate::wa::{CallEnd, CallOffer, DisconnectReason, EngineEvent};
 
 /// How often at most `sessions.last_seen_at` is written for activity.
 const SEEN_WRITE_EVERY: Duration = Duration::from_secs(30);
@@ -266,6 +267,16 @@ impl Actor {
                     sink.receipt(self.id(), &r).await;
                 }
             }
+            EngineEvent::Call(call) => self.on_call(call).await,
+            EngineEvent::CallEnded(end) => {
+                self.handle.calls.remove(&end.id);
+                metrics::counter!("wag_calls_total", "outcome" => call_end_label(end.reason)).increment(1);
+                self.inner.hub.publish(
+                    self.id(),
+                    "call.ended",
+                    serde_json::to_value(&end).unwrap_or_default(),
+                );
+            }
             other => {
                 let name = other.name();
                 let data = match other {
@@ -277,6 +288,33 @@ impl Actor {
             }
         }
         Flow::Continue
+    }
+
+    /// Announces the call; rejects it at once when the policy says so
+    /// (then texts the caller, if a message is set), else keeps it ringing
+    /// for `POST …/calls/{id}/reject`.
+    async fn on_call(&mut self, call: CallOffer) {
+        metrics::counter!("wag_calls_total", "outcome" => "received").increment(1);
+        self.inner.hub.publish(self.id(), "call.received", serde_json::to_value(&call).unwrap_or_default());
+        let policy = CallPolicy::for_session(&self.inner.config, &self.handle.metadata);
+        if !policy.reject {
+            self.handle.calls.insert(call, std::time::Instant::now());
+            return;
+        }
+        if let Err(e) = self.handle.engine.reject_call(&call).await {
+            tracing::warn!(call = call.id, error = %e, "could not reject a call");
+            metrics::counter!("wag_calls_total", "outcome" => "reject_failed").increment(1);
+            self.handle.calls.insert(call, std::time::Instant::now());
+            return;
+        }
+        metrics::counter!("wag_calls_total", "outcome" => "rejected").increment(1);
+        self.inner.hub.publish(self.id(), "call.rejected", calls::rejected_event(&call, true));
+        if let (Some(text), Some(chat), Some(sink)) =
+            (&policy.message, calls::reply_chat(&call), &self.inner.sink)
+            && let Err(e) = sink.reply(self.id(), chat, text).await
+        {
+            tracing::warn!(call = call.id, error = %e, "could not queue the reject message");
+        }
     }
 
     async fn on_disconnect(&mut self, reason: DisconnectReason) -> Flow {
@@ -343,5 +381,13 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+fn call_end_label(reason: CallEnd) -> &'static str {
+    match reason {
+        CallEnd::Missed => "missed",
+        CallEnd::AnsweredElsewhere => "answered_elsewhere",
+        CallEnd::RejectedElsewhere => "rejected_elsewhere",
     }
 }

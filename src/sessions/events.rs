@@ -24,6 +24,9 @@ use tokio::sync::{broadcast, mpsc};
 pub trait MessageSink: Send + Sync {
     async fn incoming(&self, session_id: &str, message: &crate::wa::IncomingMessage);
     async fn receipt(&self, session_id: &str, receipt: &crate::wa::Receipt);
+    /// Queues a text to `chat` like any accepted message (logged, durable,
+    /// paced); the message's id.
+    async fn reply(&self, session_id: &str, chat: &crate::wa::Jid, text: &str) -> Result<String, String>;
 }
 
 /// One event, as webhooks receive it.

@@ -51,6 +51,8 @@ pub struct Handle {
     pub engine: Arc<dyn Engine>,
     pub(super) runtime: Mutex<Runtime>,
     pub(super) commands: mpsc::Sender<Command>,
+    /// Calls ringing now (rejectable by id).
+    pub calls: super::calls::Ringing,
     /// Cancelled when the session's task has ended.
     pub(super) ended: CancellationToken,
     /// Serialises transitions so the audit rows are written in the order
@@ -215,6 +217,34 @@ impl SessionManager {
         }
     }
 
+    /// The calls ringing on a running session, oldest first.
+    pub fn ringing_calls(&self, id: &str) -> SessionResult<Vec<crate::wa::CallOffer>> {
+        let handle =
+            self.handle(id).filter(|h| h.is_running()).ok_or_else(|| SessionError::NotRunning(id.into()))?;
+        Ok(handle.calls.list(Instant::now()))
+    }
+
+    /// Declines a ringing call (`call.rejected` follows). NotFound when it
+    /// is not ringing (ended, already rejected, or never rang here).
+    pub async fn reject_call(&self, id: &str, call_id: &str) -> SessionResult<crate::wa::CallOffer> {
+        let engine = self.connected_engine(id)?;
+        let handle = self.handle(id).ok_or_else(|| SessionError::NotRunning(id.into()))?;
+        let call = handle.calls.remove(call_id).ok_or_else(|| EngineError::NotFound("call".into()))?;
+        match engine.reject_call(&call).await {
+            Ok(()) => {
+                metrics::counter!("wag_calls_total", "outcome" => "rejected").increment(1);
+                self.inner.hub.publish(id, "call.rejected", super::calls::rejected_event(&call, false));
+                Ok(call)
+            }
+            // It stopped ringing meanwhile: nothing to put back.
+            Err(e @ EngineError::NotFound(_)) => Err(e.into()),
+            Err(e) => {
+                handle.calls.insert(call, Instant::now());
+                Err(e.into())
+            }
+        }
+    }
+
     /// Number of sessions with a live task.
     pub fn running(&self) -> usize {
         self.inner
@@ -273,6 +303,7 @@ impl SessionManager {
             engine,
             runtime: Mutex::new(Runtime::new()),
             commands: commands_tx,
+            calls: Default::default(),
             ended: CancellationToken::new(),
             transitions: tokio::sync::Mutex::new(()),
         });

@@ -9,10 +9,12 @@
 //! - `manager.rs`  the registry and the operations the API calls;
 //! - `actor.rs`    one task per running session, owning its status;
 //! - `events.rs`   the event stream webhooks subscribe to;
+//! - `calls.rs`    ringing calls and the reject policy;
 //! - `qr.rs`       QR rendering (PNG, SVG, text).
 
 mod actor;
 pub mod backoff;
+pub mod calls;
 pub mod events;
 mod manager;
 pub mod qr;

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::call::{CallEnded, CallOffer};
 use super::jid::{Jid, PhoneNumber};
 use super::message::{ChatState, GroupInfo, IncomingMessage, Receipt};
 
@@ -78,6 +79,10 @@ pub enum EngineEvent {
         sender: Jid,
         state: ChatState,
     },
+    /// Someone is calling this account.
+    Call(CallOffer),
+    /// A call stopped ringing (missed, or taken or declined on the phone).
+    CallEnded(CallEnded),
 }
 
 impl EngineEvent {
@@ -95,6 +100,8 @@ impl EngineEvent {
             EngineEvent::PushName { .. } => "session.push_name",
             EngineEvent::ChatState { .. } => "chat.state",
             EngineEvent::Presence { .. } => "presence.update",
+            EngineEvent::Call(_) => "call.received",
+            EngineEvent::CallEnded(_) => "call.ended",
         }
     }
 }

@@ -4,13 +4,16 @@
 //!
 //! Layout:
 //! - `jid.rs`      `PhoneNumber`, `Jid`, `MessageId`;
+//! - `call.rs`     incoming calls;
 //! - `message.rs`  what can be sent (`OutgoingMessage`) and what was sent;
 //! - `event.rs`    what an engine reports (`EngineEvent`), in order.
 
+pub mod call;
 pub mod event;
 pub mod jid;
 pub mod message;
 
+pub use call::*;
 pub use event::*;
 pub use jid::*;
 pub use message::*;

@@ -9,6 +9,7 @@ mod support;
 mod helpers;
 
 mod batches;
+mod calls;
 mod chats;
 mod contacts;
 mod group_admin;

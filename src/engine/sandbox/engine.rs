@@ -135,4 +135,8 @@ impl Engine for SandboxEngine {
     async fn download_media(&self, handle: &str) -> EngineResult<DownloadedMedia> {
         self.network.download_media(&self.session, handle)
     }
+
+    async fn reject_call(&self, call: &CallOffer) -> EngineResult<()> {
+        self.network.reject_call(&self.session, call)
+    }
 }

@@ -41,6 +41,12 @@ pub fn invite_code() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Call ids: 32 upper-case hex digits, like WhatsApp's.
+pub fn call_id() -> String {
+    let n: u128 = rand::rng().random();
+    format!("{n:032X}")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

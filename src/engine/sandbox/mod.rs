@@ -5,7 +5,7 @@
 //! links them through the control API; linked sessions message each other
 //! and virtual contacts (any other valid number, except those starting with
 //! `999`, which are "not on WhatsApp"); receipts arrive after configurable
-//! delays; groups exist; faults happen on demand.
+//! delays; groups exist; people call; faults happen on demand.
 //!
 //! Layout: `network.rs` the shared world and its control operations;
 //! `engine.rs` the per-session `Engine` over it; `ids.rs` generated ids and
@@ -16,4 +16,7 @@ mod ids;
 mod network;
 
 pub use engine::SandboxFactory;
-pub use network::{Fault, FaultKind, Inbound, InboundMedia, LinkRequest, SandboxNetwork};
+pub use network::{
+    CallEndKind, CallRequest, CallState, EndCall, Fault, FaultKind, Inbound, InboundMedia, LinkRequest,
+    SandboxCall, SandboxNetwork,
+};

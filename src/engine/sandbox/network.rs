@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 
 use super::ids;
 
+mod calls;
 mod groups;
 mod media;
 mod people;
@@ -28,6 +29,7 @@ use crate::config::SandboxConfig;
 use crate::engine::{EngineContext, EngineError, EngineResult};
 use crate::store::CredentialRepo;
 use crate::wa::*;
+pub use calls::{CallEndKind, CallRequest, CallState, EndCall, SandboxCall};
 use groups::Group;
 use sent::SentMemory;
 
@@ -140,6 +142,8 @@ struct World {
     preset_failures: HashMap<String, u32>,
     /// Media files delivered, for download by their recipients.
     media: media::Kept,
+    /// Calls rung through the control API, by call id.
+    calls: HashMap<String, SandboxCall>,
 }
 
 /// Events to send once the lock is released: (channel, event, delay).

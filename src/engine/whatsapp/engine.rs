@@ -340,6 +340,12 @@ impl Engine for WhatsAppEngine {
         let r = if available { presence.set_available().await } else { presence.set_unavailable().await };
         r.map_err(internal)
     }
+
+    async fn reject_call(&self, call: &CallOffer) -> EngineResult<()> {
+        let (peer, creator) = super::calls::route(&call.route)?;
+        let client = self.client().await?;
+        client.voip().reject_call(&call.id, &peer, &creator).await.map_err(super::calls::reject_error)
+    }
 }
 
 fn chat_state(state: ChatState) -> ChatStateType {

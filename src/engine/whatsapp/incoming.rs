@@ -5,8 +5,8 @@
 //! and what it cannot know by itself (the account, the clock) and returns
 //! zero or more gateway events, so it is tested offline by building the
 //! crate's own types. Events the gateway has no use for (app-state sync,
-//! calls, newsletter updates, history sync) map to
-//! nothing; history sync is not imported into the message log.
+//! newsletter updates, history sync) map to nothing; history sync is not
+//! imported into the message log. Calls are translated in `calls.rs`.
 
 use chrono::{DateTime, Duration, Utc};
 use whatsapp_rust::prelude::wa;
@@ -109,6 +109,9 @@ pub fn translate(event: &Event, cx: &Context) -> Vec<EngineEvent> {
             .map(|from| EngineEvent::Presence { from, available: !p.unavailable })
             .into_iter()
             .collect(),
+        Event::IncomingCall(c) => super::calls::offer(c).into_iter().collect(),
+        Event::MissedCall(c) => super::calls::missed(c).into_iter().collect(),
+        Event::CallEndedElsewhere(c) => super::calls::ended_elsewhere(c).into_iter().collect(),
         _ => Vec::new(),
     }
 }

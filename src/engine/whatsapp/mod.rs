@@ -7,12 +7,14 @@
 //! - `outgoing.rs` gateway message → protocol message (pure);
 //! - `incoming.rs` protocol event → gateway events (pure);
 //! - `groups.rs`   group answers → gateway group types (pure);
+//! - `calls.rs`    call events → gateway call events, reject routes (pure);
 //! - `keys/`       the crate's storage traits on the gateway's pool (`wa_keys`);
 //! - `media.rs`    received media handles (download later);
 //! - `net.rs`      the HTTP client and WebSocket factory the crate asks for;
 //! - `connection.rs` one client's life: build, run, forward events, close;
 //! - `engine.rs`   the `Engine` implementation and its factory.
 
+pub mod calls;
 mod connection;
 mod engine;
 pub mod groups;
