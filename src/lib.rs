@@ -21,6 +21,9 @@
 //! run the real thing on port 0.
 
 #![forbid(unsafe_code)]
+// whatsapp-rust's `Profile::set_push_name` future nests deeper than the
+// default query limit (128) allows the compiler to lay out.
+#![recursion_limit = "256"]
 
 /// mimalloc instead of the system allocator: request handling allocates and
 /// frees many small buffers across worker threads, where glibc's malloc

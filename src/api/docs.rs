@@ -9,7 +9,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     batches, calls, chats, contacts, group_admin, groups, health, media, messages, metrics, pagination,
-    sandbox, schedule, session_control, sessions, templates, webhooks,
+    profile, sandbox, schedule, session_control, sessions, templates, webhooks,
 };
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
@@ -29,7 +29,7 @@ use crate::state::AppState;
         session_control::start, session_control::stop, session_control::logout, session_control::qr_code,
         session_control::pair_code, session_control::events,
         sandbox::link, sandbox::inbound, sandbox::fault, sandbox::ring, sandbox::call, sandbox::end_call,
-        calls::list, calls::reject,
+        calls::list, calls::reject, profile::get_one, profile::update, profile::set_picture, profile::remove_picture,
         messages::send, messages::list, messages::get_one, messages::status, messages::edit, messages::revoke,
         messages::mark_read, batches::create, batches::get_one,
         schedule::create, schedule::list, schedule::cancel, media::upload, media::get_one, media::send, media::download,
@@ -49,7 +49,7 @@ use crate::state::AppState;
         crate::engine::sandbox::LinkRequest, crate::engine::sandbox::Inbound, crate::engine::sandbox::InboundMedia,
         crate::engine::sandbox::Fault, crate::engine::sandbox::FaultKind,
         crate::engine::sandbox::CallRequest, crate::engine::sandbox::SandboxCall, crate::engine::sandbox::CallState,
-        crate::engine::sandbox::EndCall, crate::engine::sandbox::CallEndKind, calls::CallView,
+        crate::engine::sandbox::EndCall, crate::engine::sandbox::CallEndKind, calls::CallView, profile::ProfileView, profile::UpdateProfile,
         messages::MessageView, messages::StatusView, messages::EditRequest, messages::ReadRequest,
         pagination::Paginated<messages::MessageView>,
         crate::messages::request::SendMessage, crate::messages::request::MessageType, crate::messages::request::MediaInput,
@@ -76,6 +76,7 @@ use crate::state::AppState;
         (name = "templates", description = "Reusable message texts with {{variables}}"),
         (name = "groups", description = "Groups: list, create, members, settings, invites, join, leave"),
         (name = "chats", description = "Chats from the message log (unread counts), marking read, typing, presence"),
+        (name = "profile", description = "This account's own profile: display name, about text, picture"),
         (name = "calls", description = "Incoming calls: ringing calls, rejecting them (automatically or on request)"),
         (name = "contacts", description = "Numbers on WhatsApp (cached), profiles, blocking"),
         (name = "media", description = "File uploads, typed by their bytes, sent by media_id"),

@@ -106,6 +106,10 @@ pub trait Engine: Send + Sync {
     /// Declines a ringing call: the caller sees it declined, as if the
     /// phone's red button was pressed. NotFound when it no longer rings.
     async fn reject_call(&self, call: &CallOffer) -> EngineResult<()>;
+    /// Changes this account's display name, about text or picture, in
+    /// that order (a failure leaves the earlier parts changed). A name
+    /// change is also reported as a `PushName` event.
+    async fn set_profile(&self, change: &ProfileChange) -> EngineResult<()>;
 }
 
 /// What an engine gets from the session that owns it.

@@ -267,6 +267,7 @@ impl Actor {
                     sink.receipt(self.id(), &r).await;
                 }
             }
+            EngineEvent::PushName { push_name } => self.inner.push_name_changed(self.id(), &push_name).await,
             EngineEvent::Call(call) => self.on_call(call).await,
             EngineEvent::CallEnded(end) => {
                 self.handle.calls.remove(&end.id);

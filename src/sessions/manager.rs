@@ -123,6 +123,35 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Keeps the account's new display name and announces it once: the
+    /// API and the engine may both report the same change.
+    pub(super) async fn push_name_changed(&self, id: &str, name: &str) {
+        // One check-and-write at a time per session, or both reporters
+        // could see the old name and announce the new one twice.
+        let handle = self.sessions.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned();
+        let _one = match &handle {
+            Some(h) => Some(h.transitions.lock().await),
+            None => None,
+        };
+        let session = match self.store.sessions.get(id).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(session = id, error = %e, "could not read the session for its new name");
+                return;
+            }
+        };
+        if session.push_name.as_deref() == Some(name) {
+            return;
+        }
+        if let Err(e) = self.store.sessions.set_account(id, session.phone.as_deref(), Some(name)).await {
+            tracing::warn!(session = id, error = %e, "could not record the new display name");
+        }
+        self.hub.publish(id, "session.push_name", json!({"type": "push_name", "push_name": name}));
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn record(
     store: &Store,
@@ -243,6 +272,11 @@ impl SessionManager {
                 Err(e.into())
             }
         }
+    }
+
+    /// Records a display name the API just set (see `Inner::push_name_changed`).
+    pub async fn push_name_changed(&self, id: &str, name: &str) {
+        self.inner.push_name_changed(id, name).await;
     }
 
     /// Number of sessions with a live task.

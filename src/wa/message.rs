@@ -309,6 +309,21 @@ pub struct ParticipantResult {
     pub status: String,
 }
 
+/// A change to this account's own profile; `None` leaves a part as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChange {
+    pub push_name: Option<String>,
+    pub about: Option<String>,
+    pub picture: Option<PictureChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PictureChange {
+    /// A JPEG image (WhatsApp shows it at 640x640).
+    Set(Vec<u8>),
+    Remove,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContactInfo {
     pub jid: Jid,

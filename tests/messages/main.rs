@@ -16,6 +16,7 @@ mod group_admin;
 mod groups;
 mod log;
 mod media;
+mod profile;
 mod repair;
 mod schedule;
 mod send;

@@ -139,4 +139,8 @@ impl Engine for SandboxEngine {
     async fn reject_call(&self, call: &CallOffer) -> EngineResult<()> {
         self.network.reject_call(&self.session, call)
     }
+
+    async fn set_profile(&self, change: &ProfileChange) -> EngineResult<()> {
+        self.network.set_profile(&self.session, change).await
+    }
 }

@@ -130,6 +130,7 @@ struct Slot {
     mailbox: VecDeque<IncomingMessage>,
     sent: SentMemory,
     drop_receipts: bool,
+    profile: people::OwnProfile,
 }
 
 #[derive(Default)]
@@ -205,10 +206,16 @@ impl SandboxNetwork {
         let instance = self.instances.fetch_add(1, Ordering::Relaxed) + 1;
         let mut world = self.world();
         let id = ctx.session_id.as_str().to_owned();
-        // What the account keeps across engine instances: faults, blocks, unread mail.
-        let (fail_connects, blocked, mailbox) = match world.slots.remove(&id) {
-            Some(old) => (old.fail_connects, old.blocked, old.mailbox),
-            None => (world.preset_failures.remove(&id).unwrap_or(0), HashSet::new(), VecDeque::new()),
+        // What the account keeps across engine instances: faults, blocks,
+        // unread mail, its profile.
+        let (fail_connects, blocked, mailbox, profile) = match world.slots.remove(&id) {
+            Some(old) => (old.fail_connects, old.blocked, old.mailbox, old.profile),
+            None => (
+                world.preset_failures.remove(&id).unwrap_or(0),
+                HashSet::new(),
+                VecDeque::new(),
+                people::OwnProfile::default(),
+            ),
         };
         world.slots.insert(
             id,
@@ -224,6 +231,7 @@ impl SandboxNetwork {
                 mailbox,
                 sent: SentMemory::default(),
                 drop_receipts: false,
+                profile,
             },
         );
         instance

@@ -53,6 +53,16 @@ fn wjid(j: &Jid) -> EngineResult<whatsapp_rust::Jid> {
     j.to_string().parse().map_err(|_| EngineError::Invalid(format!("{j} is not a WhatsApp address")))
 }
 
+fn profile_error(e: whatsapp_rust::ProfileError) -> EngineError {
+    use whatsapp_rust::ClientError;
+    use whatsapp_rust::ProfileError as P;
+    match e {
+        P::InvalidArgument(detail) => EngineError::Invalid(detail),
+        P::Client(ClientError::NotConnected | ClientError::NotLoggedIn) => EngineError::NotConnected,
+        other => internal(other),
+    }
+}
+
 fn internal(e: impl std::fmt::Display) -> EngineError {
     EngineError::Internal(e.to_string())
 }
@@ -346,6 +356,29 @@ impl Engine for WhatsAppEngine {
         let client = self.client().await?;
         client.voip().reject_call(&call.id, &peer, &creator).await.map_err(super::calls::reject_error)
     }
+
+    async fn set_profile(&self, change: &ProfileChange) -> EngineResult<()> {
+        let client = self.client().await?;
+        let profile = client.profile();
+        if let Some(name) = &change.push_name {
+            profile.set_push_name(name).await.map_err(profile_error)?;
+            // The crate keeps the name without announcing it to this client.
+            let _ = self.ctx.events.send(EngineEvent::PushName { push_name: name.clone() }).await;
+        }
+        if let Some(about) = &change.about {
+            profile.set_status_text(about).await.map_err(profile_error)?;
+        }
+        match &change.picture {
+            Some(PictureChange::Set(jpeg)) => {
+                profile.set_profile_picture(jpeg.clone()).await.map_err(profile_error)?;
+            }
+            Some(PictureChange::Remove) => {
+                profile.remove_profile_picture().await.map_err(profile_error)?;
+            }
+            None => {}
+        }
+        Ok(())
+    }
 }
 
 fn chat_state(state: ChatState) -> ChatStateType {
@@ -379,6 +412,20 @@ fn number_checks(phones: &[PhoneNumber], answers: Vec<Answer>) -> Vec<NumberChec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profile_errors_map_to_the_gateways() {
+        use whatsapp_rust::ProfileError as P;
+        let invalid = profile_error(P::InvalidArgument("push name cannot be empty".into()));
+        assert_eq!(invalid, EngineError::Invalid("push name cannot be empty".into()));
+        assert_eq!(
+            profile_error(P::Client(whatsapp_rust::ClientError::NotLoggedIn)),
+            EngineError::NotConnected
+        );
+        assert!(
+            matches!(profile_error(P::Internal(anyhow::anyhow!("boom"))), EngineError::Internal(m) if m == "boom")
+        );
+    }
 
     #[test]
     fn number_checks_follow_the_asked_order_and_match_lid_answers_by_phone() {

@@ -1,10 +1,29 @@
 //! The sandbox's people: profiles, blocking, presence and typing.
 //!
-//! Sandbox profiles are made up but stable: every linked account's "about"
-//! is WhatsApp's default text and its picture URL names its number, so the
-//! API's shape can be tried without real profiles.
+//! Sandbox profiles are made up but stable: a linked account's "about"
+//! starts as WhatsApp's default text and its picture URL names its number,
+//! so the API's shape can be tried without real profiles; an account changes
+//! its own name, about and picture like on WhatsApp.
 
 use super::*;
+
+/// WhatsApp's "about" for an account that never set one.
+const DEFAULT_ABOUT: &str = "Hey there! I am using WhatsApp.";
+
+/// What an account set on its own profile (kept across engine instances).
+pub(super) struct OwnProfile {
+    /// None: the default text.
+    about: Option<String>,
+    /// The picture's version (in its URL, so a new picture is a new URL);
+    /// None: removed.
+    picture: Option<u32>,
+}
+
+impl Default for OwnProfile {
+    fn default() -> Self {
+        Self { about: None, picture: Some(0) }
+    }
+}
 
 impl SandboxNetwork {
     pub(crate) fn contact(&self, session: &str, jid: &Jid) -> EngineResult<ContactInfo> {
@@ -21,15 +40,17 @@ impl SandboxNetwork {
             });
         let blocked = world.slots.get(session).is_some_and(|s| s.blocked.contains(jid));
         // Only accounts linked to the sandbox have a profile to show.
-        let linked = world.accounts.contains_key(&phone);
+        let profile = world.accounts.get(&phone).and_then(|s| world.slots.get(s)).map(|s| &s.profile);
         Ok(ContactInfo {
             jid: jid.clone(),
             name: None,
             push_name,
             blocked,
-            about: linked.then(|| "Hey there! I am using WhatsApp.".to_owned()),
-            picture_url: linked
-                .then(|| format!("https://sandbox.wa-gateway.invalid/pp/{}.jpg", phone.as_str())),
+            about: profile.map(|p| p.about.clone().unwrap_or_else(|| DEFAULT_ABOUT.to_owned())),
+            picture_url: profile.and_then(|p| p.picture).map(|v| {
+                let version = if v == 0 { String::new() } else { format!("?v={v}") };
+                format!("https://sandbox.wa-gateway.invalid/pp/{}.jpg{version}", phone.as_str())
+            }),
         })
     }
 
@@ -116,6 +137,43 @@ impl SandboxNetwork {
         } else {
             slot.blocked.remove(jid);
         }
+        Ok(())
+    }
+
+    /// The account changes its own profile; a new name is kept with its
+    /// credentials (it survives restarts) and reported as `PushName`.
+    pub(crate) async fn set_profile(&self, session: &str, change: &ProfileChange) -> EngineResult<()> {
+        if change.push_name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+            return Err(EngineError::Invalid("push name cannot be empty".into()));
+        }
+        let (credentials, phone) = {
+            let mut world = self.world();
+            let (phone, _) = Self::online(&world, session)?;
+            let slot = Self::slot(&mut world, session)?;
+            if let Some(about) = &change.about {
+                slot.profile.about = Some(about.clone());
+            }
+            match &change.picture {
+                Some(PictureChange::Set(_)) => {
+                    slot.profile.picture = Some(slot.profile.picture.map_or(1, |v| v + 1));
+                }
+                Some(PictureChange::Remove) => slot.profile.picture = None,
+                None => {}
+            }
+            (slot.credentials.clone(), phone)
+        };
+        let Some(name) = &change.push_name else { return Ok(()) };
+        let data = json!({"phone": phone.as_str(), "push_name": name, "device": 1});
+        credentials.put(session, "sandbox", &data).await.map_err(|e| EngineError::Internal(e.to_string()))?;
+        let events = {
+            let mut world = self.world();
+            let slot = Self::slot(&mut world, session)?;
+            if let Conn::Online { push_name, .. } = &mut slot.conn {
+                push_name.clone_from(name);
+            }
+            slot.events.clone()
+        };
+        let _ = events.send(EngineEvent::PushName { push_name: name.clone() }).await;
         Ok(())
     }
 }
