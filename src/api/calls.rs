@@ -13,9 +13,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::groups::session;
-use crate::error::{ApiResult, Error, ErrorResponse};
+use super::messages::not_connected;
+use crate::error::{ApiResult, ErrorResponse};
 use crate::http::extract::{Json, Path};
-use crate::sessions::SessionError;
 use crate::state::AppState;
 use crate::wa::CallOffer;
 
@@ -51,15 +51,6 @@ impl From<CallOffer> for CallView {
     }
 }
 
-fn not_running(id: &str) -> impl FnOnce(SessionError) -> Error + '_ {
-    move |e| match e {
-        SessionError::NotRunning(_) | SessionError::WrongStatus { .. } => {
-            Error::conflict("session_not_connected", format!("session {id} is not connected"))
-        }
-        other => other.into(),
-    }
-}
-
 /// Calls ringing now, oldest first (a call rings for at most a few minutes).
 #[utoipa::path(get, path = "/sessions/{id}/calls", tag = "calls",
     params(("id" = String, Path, description = "Session id", example = "sales")),
@@ -69,7 +60,7 @@ fn not_running(id: &str) -> impl FnOnce(SessionError) -> Error + '_ {
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn list(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Vec<CallView>>> {
     let session = session(&state, &id).await?;
-    let calls = state.sessions.ringing_calls(&session).map_err(not_running(&session))?;
+    let calls = state.sessions.ringing_calls(&session).map_err(not_connected(&session))?;
     Ok(Json(calls.into_iter().map(CallView::from).collect()))
 }
 
@@ -88,6 +79,6 @@ pub async fn reject(
     Path((id, call_id)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<CallView>)> {
     let session = session(&state, &id).await?;
-    let call = state.sessions.reject_call(&session, &call_id).await.map_err(not_running(&session))?;
+    let call = state.sessions.reject_call(&session, &call_id).await.map_err(not_connected(&session))?;
     Ok((StatusCode::OK, Json(call.into())))
 }

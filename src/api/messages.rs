@@ -544,12 +544,18 @@ pub(super) fn engine(
     state: &AppState,
     session: &str,
 ) -> ApiResult<std::sync::Arc<dyn crate::engine::Engine>> {
-    state.sessions.connected_engine(session).map_err(|e| match e {
+    state.sessions.connected_engine(session).map_err(not_connected(session))
+}
+
+/// A session that is not running, or not connected, is 409
+/// `session_not_connected` to a client; other session errors map as usual.
+pub(super) fn not_connected(session: &str) -> impl FnOnce(crate::sessions::SessionError) -> Error + '_ {
+    move |e| match e {
         crate::sessions::SessionError::NotRunning(_) | crate::sessions::SessionError::WrongStatus { .. } => {
             Error::conflict("session_not_connected", format!("session {session} is not connected"))
         }
         other => other.into(),
-    })
+    }
 }
 
 fn sent_by_us(l: &MessageLog) -> ApiResult<(Jid, MessageId)> {
