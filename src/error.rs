@@ -227,6 +227,7 @@ impl From<crate::engine::EngineError> for Error {
                     "invite" => "invite_not_found",
                     "media" => "media_not_found",
                     "call" => "call_not_found",
+                    "poll" => "poll_not_found",
                     _ => "not_found",
                 };
                 Error::not_found(code, message)

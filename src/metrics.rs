@@ -96,6 +96,16 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
         Kind::Counter,
         "Incoming calls by outcome (received, rejected, reject_failed, missed, answered_elsewhere, rejected_elsewhere).",
     ),
+    (
+        "wag_poll_votes_total",
+        Kind::Counter,
+        "Poll votes received, by outcome (recorded, stale, unknown_poll, failed).",
+    ),
+    (
+        "wag_poll_votes_read_total",
+        Kind::Counter,
+        "Poll votes the WhatsApp engine decrypted (read) or could not (unreadable).",
+    ),
     ("wag_queue_jobs", Kind::Gauge, "Jobs by queue and state (queued, running, dead, …)."),
     ("wag_queue_jobs_total", Kind::Counter, "Finished job attempts by queue and result."),
     ("wag_queue_in_flight", Kind::Gauge, "Jobs running now, by queue."),

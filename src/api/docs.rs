@@ -9,7 +9,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     batches, calls, chats, contacts, group_admin, groups, health, media, messages, metrics, pagination,
-    profile, sandbox, schedule, session_control, sessions, templates, webhooks,
+    polls, profile, sandbox, schedule, session_control, sessions, templates, webhooks,
 };
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
@@ -28,10 +28,10 @@ use crate::state::AppState;
         sessions::create, sessions::list, sessions::get_one, sessions::delete,
         session_control::start, session_control::stop, session_control::logout, session_control::qr_code,
         session_control::pair_code, session_control::events,
-        sandbox::link, sandbox::inbound, sandbox::fault, sandbox::ring, sandbox::call, sandbox::end_call,
+        sandbox::link, sandbox::inbound, sandbox::fault, sandbox::ring, sandbox::call, sandbox::end_call, sandbox::vote,
         calls::list, calls::reject, profile::get_one, profile::update, profile::set_picture, profile::remove_picture,
         messages::send, messages::list, messages::get_one, messages::status, messages::edit, messages::revoke,
-        messages::mark_read, batches::create, batches::get_one,
+        messages::mark_read, polls::poll, batches::create, batches::get_one,
         schedule::create, schedule::list, schedule::cancel, media::upload, media::get_one, media::send, media::download,
         contacts::check, contacts::profile, contacts::block, contacts::unblock, contacts::blocked,
         groups::list, groups::create, groups::get_one, groups::participants, groups::leave,
@@ -47,9 +47,11 @@ use crate::state::AppState;
         session_control::QrView, session_control::PairCodeRequest, session_control::PairCodeView,
         session_control::SessionEventView, pagination::Paginated<session_control::SessionEventView>,
         crate::engine::sandbox::LinkRequest, crate::engine::sandbox::Inbound, crate::engine::sandbox::InboundMedia,
+        crate::engine::sandbox::InboundPoll, crate::engine::sandbox::VoteRequest,
         crate::engine::sandbox::Fault, crate::engine::sandbox::FaultKind,
         crate::engine::sandbox::CallRequest, crate::engine::sandbox::SandboxCall, crate::engine::sandbox::CallState,
         crate::engine::sandbox::EndCall, crate::engine::sandbox::CallEndKind, calls::CallView, profile::ProfileView, profile::UpdateProfile,
+        crate::messages::polls::PollResults, crate::messages::polls::OptionTally,
         messages::MessageView, messages::StatusView, messages::EditRequest, messages::ReadRequest,
         pagination::Paginated<messages::MessageView>,
         crate::messages::request::SendMessage, crate::messages::request::MessageType, crate::messages::request::MediaInput,

@@ -17,6 +17,7 @@ mod media;
 mod messages;
 mod metrics;
 mod pagination;
+mod polls;
 mod profile;
 mod sandbox;
 mod schedule;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(group_admin::router())
         .merge(chats::router())
         .merge(calls::router())
+        .merge(polls::router())
         .merge(profile::router())
         .merge(media::router(state.config.media.max_bytes))
         .merge(schedule::router(state.config.messages.max_request_bytes))

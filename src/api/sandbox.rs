@@ -13,13 +13,14 @@ use serde_json::{Value, json};
 
 use super::sessions::{SessionView, parse_id, session_not_found};
 use crate::engine::sandbox::{
-    CallRequest, EndCall, Fault, Inbound, LinkRequest, SandboxCall, SandboxNetwork,
+    CallRequest, EndCall, Fault, Inbound, LinkRequest, SandboxCall, SandboxNetwork, VoteRequest,
 };
 use crate::error::{ApiResult, Error, ErrorResponse};
 use crate::http::extract::{Json, Path};
 use crate::sessions::Status;
 use crate::state::AppState;
 use crate::store::Session;
+use crate::wa::MessageId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/sandbox/sessions/{id}/calls", post(ring))
         .route("/sandbox/sessions/{id}/calls/{call_id}", get(call))
         .route("/sandbox/sessions/{id}/calls/{call_id}/end", post(end_call))
+        .route("/sandbox/sessions/{id}/polls/{poll_id}/votes", post(vote))
 }
 
 /// How long `link` waits for the session to report `connected`.
@@ -184,4 +186,40 @@ pub async fn end_call(
 ) -> ApiResult<Json<SandboxCall>> {
     let (network, session) = sandbox_session(&state, &id).await?;
     Ok(Json(network.end_call(&session.id, &call_id, body.how).await?))
+}
+
+/// Someone in the poll's chat votes: the session receives the vote (a
+/// `message.poll_vote` event; `GET …/messages/{pollId}/poll` counts it). The
+/// vote is the voter's whole choice; an empty one takes it back.
+#[utoipa::path(post, path = "/sandbox/sessions/{id}/polls/{poll_id}/votes", tag = "sandbox", request_body = VoteRequest,
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("poll_id" = String, Path, description = "Gateway or WhatsApp id of a poll the session sent or received")),
+    responses(
+        (status = 201, description = "Delivered to the session", body = Object,
+            example = json!({"id": "3EB0A1B2C3D4E5F60718", "poll": "3EB0C0FFEE0123456789AB", "chat": "491709876543@s.whatsapp.net",
+                "from": "491709876543@s.whatsapp.net", "options": ["Pizza"], "timestamp": "2026-12-07T12:00:00Z"})),
+        (status = 403, description = "The voter is not in the poll's chat, or is blocked", body = ErrorResponse),
+        (status = 404, description = "No such session, message or poll", body = ErrorResponse),
+        (status = 409, description = "The session is not connected, or the poll has not been sent yet", body = ErrorResponse),
+        (status = 422, description = "An option the poll does not have, twice, or more than it allows", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn vote(
+    State(state): State<AppState>,
+    Path((id, poll_id)): Path<(String, String)>,
+    Json(body): Json<VoteRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (network, session) = sandbox_session(&state, &id).await?;
+    let log = super::messages::find(&state, &session.id, &poll_id).await?;
+    // An outgoing message has its WhatsApp id before it leaves; nobody has seen it yet.
+    let wa_id =
+        log.wa_message_id.filter(|_| log.direction == "incoming" || log.sent_at.is_some()).ok_or_else(
+            || Error::conflict("poll_not_sent", format!("poll {} has not been sent yet", log.message_id)),
+        )?;
+    let vote = network.vote(&session.id, &MessageId(wa_id.clone()), &body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": vote.id, "poll": wa_id, "chat": vote.chat, "from": vote.sender,
+            "options": body.options, "timestamp": vote.timestamp})),
+    ))
 }

@@ -14,13 +14,14 @@
 //! form and its conversion to the engine's message; `outgoing.rs` a new
 //! message's log row and job; `send.rs` the handler;
 //! `pacing.rs` per-session rate limits; `tracker.rs` receipts and incoming
-//! messages; `writer.rs` group commit of log rows and jobs; `repair.rs`
+//! messages; `polls.rs` polls, votes and their tally; `writer.rs` group commit of log rows and jobs; `repair.rs`
 //! resends of messages stuck at `sent` and orphaned rows; `ids.rs` message ids.
 
 pub mod ids;
 pub mod job;
 pub mod outgoing;
 pub mod pacing;
+pub mod polls;
 pub mod repair;
 pub mod request;
 pub mod send;

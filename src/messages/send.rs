@@ -178,6 +178,19 @@ impl SendHandler {
             metrics::counter!("wag_messages_total", "result" => "resent").increment(1);
             return Ok(None);
         }
+        if let super::Draft::Poll { question, options, selectable } = &job.draft {
+            // Before `sent` is announced, so a vote is never ahead of its poll.
+            let poll = crate::store::NewPoll {
+                session_id: job.session_id.clone(),
+                message_id: job.message_id.clone(),
+                wa_message_id: sent.id.as_str().to_owned(),
+                chat_jid: chat.to_string(),
+                question: question.clone(),
+                options: options.clone(),
+                selectable: *selectable,
+            };
+            super::polls::keep(&self.store, poll).await;
+        }
         match self.writer.mark_sent(&job.session_id, &job.message_id, sent.id.as_str()).await {
             // A receipt that overtook the send already announced a later step.
             Ok(Some(log)) if log.status == "sent" => {

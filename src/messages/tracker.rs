@@ -1,5 +1,7 @@
 //! Receipts and incoming messages: into the message log, out as events.
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use serde_json::json;
 
@@ -31,15 +33,22 @@ pub fn status_event(log: &MessageLog) -> serde_json::Value {
     })
 }
 
-fn kind_and_preview(body: &IncomingBody) -> (String, Option<&str>) {
+fn text(t: &str) -> Option<Cow<'_, str>> {
+    Some(Cow::Borrowed(t))
+}
+
+fn kind_and_preview(body: &IncomingBody) -> (String, Option<Cow<'_, str>>) {
     match body {
-        IncomingBody::Text { text } => ("text".into(), Some(text)),
-        IncomingBody::Media { kind, caption, .. } => (kind.clone(), caption.as_deref()),
-        IncomingBody::Location { name, .. } => ("location".into(), name.as_deref()),
-        IncomingBody::Contact { display_name, .. } => ("contact".into(), Some(display_name)),
-        IncomingBody::Reaction { emoji, .. } => ("reaction".into(), Some(emoji)),
-        IncomingBody::Poll { question, .. } => ("poll".into(), Some(question)),
-        IncomingBody::Edited { text, .. } => ("edit".into(), Some(text)),
+        IncomingBody::Text { text: t } => ("text".into(), text(t)),
+        IncomingBody::Media { kind, caption, .. } => (kind.clone(), caption.as_deref().and_then(text)),
+        IncomingBody::Location { name, .. } => ("location".into(), name.as_deref().and_then(text)),
+        IncomingBody::Contact { display_name, .. } => ("contact".into(), text(display_name)),
+        IncomingBody::Reaction { emoji, .. } => ("reaction".into(), text(emoji)),
+        IncomingBody::Poll { question, .. } => ("poll".into(), text(question)),
+        IncomingBody::PollVote { selected, .. } => {
+            ("poll_vote".into(), Some(Cow::Owned(selected.join(", "))))
+        }
+        IncomingBody::Edited { text: t, .. } => ("edit".into(), text(t)),
         IncomingBody::Revoked { .. } => ("revoke".into(), None),
         IncomingBody::Unsupported { .. } => ("unsupported".into(), None),
     }
@@ -55,6 +64,15 @@ impl MessageSink for Tracker {
         if let Some(phone) = m.sender.phone().filter(|_| !m.from_me) {
             self.checks.learn(session_id, &phone, true);
         }
+        // A vote is read against its poll before it is logged or announced.
+        let (vote, read) = match &m.body {
+            IncomingBody::PollVote { .. } => {
+                let (read, poll) = super::polls::resolve(&self.store, session_id, m).await;
+                (poll, Some(read))
+            }
+            _ => (None, None),
+        };
+        let m = read.as_ref().unwrap_or(m);
         let (kind, preview) = kind_and_preview(&m.body);
         metrics::counter!("wag_messages_received_total", "type" => kind.clone()).increment(1);
         let new = NewMessageLog {
@@ -64,7 +82,7 @@ impl MessageSink for Tracker {
             wa_message_id: Some(m.id.as_str().to_owned()),
             chat_jid: m.chat.to_string(),
             message_type: kind,
-            content_preview: cap_preview(preview, self.preview_chars),
+            content_preview: cap_preview(preview.as_deref(), self.preview_chars),
             status: if m.from_me { "sent".into() } else { "received".into() },
             request_id: None,
             sender_jid: (m.sender != m.chat).then(|| m.sender.to_string()),
@@ -82,7 +100,24 @@ impl MessageSink for Tracker {
                     tracing::warn!(session = session_id, error = %e, "could not keep the media's download handle");
                 }
             }
+            IncomingBody::Poll { question, options, selectable } => {
+                // Votes name the options by hash: the poll must be kept to read them.
+                let poll = crate::store::NewPoll {
+                    session_id: session_id.to_owned(),
+                    message_id: new.message_id.clone(),
+                    wa_message_id: m.id.as_str().to_owned(),
+                    chat_jid: new.chat_jid.clone(),
+                    question: question.clone(),
+                    options: options.clone(),
+                    selectable: *selectable,
+                };
+                self.writer.incoming_committed(new).await;
+                super::polls::keep(&self.store, poll).await;
+            }
             _ => self.writer.incoming(new).await,
+        }
+        if let Some(poll) = vote {
+            super::polls::record(&self.store, &self.hub, session_id, m, &poll).await;
         }
         let data = serde_json::to_value(m).unwrap_or_default();
         // Reactions also come as their own event, for subscribers that want only them.

@@ -8,6 +8,7 @@
 //! - `checkpoint.rs` SQLite WAL checkpoints in the background;
 //! - `gate.rs`, `writer.rs`, `script.rs` SQLite's one writer: turns, its held
 //!   connection, and transactions in one hand-off;
+//! - `polls.rs`   polls and votes (a repository of its own, both databases);
 //! - `migrate.rs` reversible migrations from `migrations/<backend>/`.
 
 mod backend;
@@ -16,6 +17,7 @@ mod connect;
 mod gate;
 pub mod migrate;
 pub mod models;
+mod polls;
 pub mod repos;
 mod script;
 mod versioned;
@@ -27,6 +29,7 @@ pub use backend::SqlBackend;
 pub use connect::{connect, ensure_private_dir};
 pub use gate::{Class as GateClass, Turn, WriteGate};
 pub use models::*;
+pub use polls::{NewPoll, Poll, PollRepo, PollVote};
 pub use repos::*;
 pub(crate) use script::ScriptTx;
 pub use writer::{Writer, WriterConn};
@@ -80,6 +83,7 @@ pub struct Store {
     pub session_events: Arc<dyn SessionEventRepo>,
     pub credentials: Arc<dyn CredentialRepo>,
     pub idempotency: Arc<dyn IdempotencyRepo>,
+    pub polls: Arc<dyn PollRepo>,
     probe: Arc<dyn Probe>,
     /// Bumped by every subscription change made through this store.
     webhooks_version: Arc<std::sync::atomic::AtomicU64>,
@@ -119,15 +123,17 @@ impl Store {
                 Self::from_backend(
                     DatabaseKind::Sqlite,
                     Arc::new(SqlBackend::new(p.clone()).with_writer(gate.clone(), writer.clone())),
-                    (Pool::Sqlite(p), Some(writer)),
+                    (Pool::Sqlite(p.clone()), Some(writer)),
                     gate,
+                    Arc::new(polls::SqlPolls::new(p)),
                 )
             }
             Pool::Postgres(p) => Self::from_backend(
                 DatabaseKind::Postgres,
                 Arc::new(SqlBackend::new(p.clone())),
-                (Pool::Postgres(p), None),
+                (Pool::Postgres(p.clone()), None),
                 WriteGate::open(),
+                Arc::new(polls::SqlPolls::new(p)),
             ),
         }
     }
@@ -137,6 +143,7 @@ impl Store {
         backend: Arc<B>,
         (pool, writer): (Pool, Option<Writer<sqlx::Sqlite>>),
         gate: WriteGate,
+        polls: Arc<dyn PollRepo>,
     ) -> Self
     where
         B: SessionRepo
@@ -161,6 +168,7 @@ impl Store {
             session_events: backend.clone(),
             credentials: backend.clone(),
             idempotency: backend.clone(),
+            polls,
             probe: backend,
             webhooks_version,
             pool,

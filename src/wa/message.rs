@@ -196,6 +196,20 @@ pub enum IncomingBody {
     Poll {
         question: String,
         options: Vec<String>,
+        /// How many options a voter may pick.
+        selectable: u32,
+    },
+    /// A vote in a poll: the voter's whole current choice (empty when the
+    /// vote is taken back).
+    PollVote {
+        /// The poll's WhatsApp id.
+        target: MessageId,
+        /// The choices as WhatsApp names them: the SHA-256 of each option's
+        /// text. Engines fill this; the gateway reads it as `selected`.
+        #[serde(skip)]
+        hashes: Vec<[u8; 32]>,
+        /// The chosen options' text, once the poll is known.
+        selected: Vec<String>,
     },
     Edited {
         target: MessageId,

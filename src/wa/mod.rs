@@ -6,12 +6,14 @@
 //! - `jid.rs`      `PhoneNumber`, `Jid`, `MessageId`;
 //! - `call.rs`     incoming calls;
 //! - `message.rs`  what can be sent (`OutgoingMessage`) and what was sent;
+//! - `poll.rs`     how votes name a poll's options;
 //! - `event.rs`    what an engine reports (`EngineEvent`), in order.
 
 pub mod call;
 pub mod event;
 pub mod jid;
 pub mod message;
+pub mod poll;
 
 pub use call::*;
 pub use event::*;

@@ -39,6 +39,7 @@ pub const CATALOGUE: &[&str] = &[
     "message.received",
     "message.sent",
     "message.reaction",
+    "message.poll_vote",
     "message.status",
     "message.ack",
     "message.edited",

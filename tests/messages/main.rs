@@ -16,6 +16,7 @@ mod group_admin;
 mod groups;
 mod log;
 mod media;
+mod polls;
 mod profile;
 mod repair;
 mod schedule;

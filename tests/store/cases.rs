@@ -687,3 +687,74 @@ pub async fn chats_list_newest_first_with_unread_counts(store: Store) {
     let other = store.message_logs.chats("other", &Page::first(50)).await.unwrap();
     assert!(other.iter().all(|c| c.last.session_id == "other" && c.unread == 0), "queued, not received");
 }
+
+/// A poll goes with its log row and its votes with the poll; a voter's vote
+/// is replaced only by a newer one (WhatsApp may repeat or reorder them).
+pub async fn polls_keep_options_and_each_voters_latest_vote(store: Store) {
+    session(&store, "s").await;
+    session(&store, "other").await;
+    let poll = |session: &str, message_id: &str, wa: &str| NewPoll {
+        session_id: session.into(),
+        message_id: message_id.into(),
+        wa_message_id: wa.into(),
+        chat_jid: "491701234567@s.whatsapp.net".into(),
+        question: "Lunch?".into(),
+        options: vec!["Pizza".into(), "Sushi, with \"rice\"".into()],
+        selectable: 2,
+    };
+    // A poll needs its message row.
+    assert!(store.polls.put(&poll("s", "msg_p", "3EB0P")).await.is_err());
+    let sent = NewMessageLog {
+        status: "sent".into(),
+        ..log("s", "msg_p", "491701234567@s.whatsapp.net", Direction::Outgoing)
+    };
+    store.message_logs.insert(&sent).await.unwrap();
+    store.polls.put(&poll("s", "msg_p", "3EB0P")).await.unwrap();
+    // Again (a retried send): no change, no error.
+    store.polls.put(&NewPoll { question: "changed".into(), ..poll("s", "msg_p", "3EB0P") }).await.unwrap();
+    let kept = store.polls.get("s", "msg_p").await.unwrap().unwrap();
+    assert_eq!(kept.poll, poll("s", "msg_p", "3EB0P"));
+    assert_eq!(store.polls.by_wa_id("s", "3EB0P").await.unwrap().unwrap().poll.message_id, "msg_p");
+    assert!(store.polls.by_wa_id("other", "3EB0P").await.unwrap().is_none());
+    assert!(store.polls.get("s", "msg_none").await.unwrap().is_none());
+
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(1_796_000_000_000 + ms).unwrap();
+    let choice = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let polls = &store.polls;
+    assert!(polls.vote("s", "msg_p", "b@s.whatsapp.net", &choice(&["Pizza"]), at(10)).await.unwrap());
+    assert!(
+        polls
+            .vote("s", "msg_p", "a@s.whatsapp.net", &choice(&["Sushi, with \"rice\""]), at(20))
+            .await
+            .unwrap()
+    );
+    // b changes their mind; then a late copy of b's first vote arrives, and a repeat of the second.
+    assert!(
+        polls
+            .vote("s", "msg_p", "b@s.whatsapp.net", &choice(&["Pizza", "Sushi, with \"rice\""]), at(30))
+            .await
+            .unwrap()
+    );
+    assert!(!polls.vote("s", "msg_p", "b@s.whatsapp.net", &choice(&["Pizza"]), at(10)).await.unwrap());
+    assert!(!polls.vote("s", "msg_p", "b@s.whatsapp.net", &choice(&["Pizza"]), at(30)).await.unwrap());
+    let votes: Vec<(String, Vec<String>, i64)> = polls
+        .votes("s", "msg_p")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.voter_jid, v.selected, v.voted_at.timestamp_millis() - 1_796_000_000_000))
+        .collect();
+    assert_eq!(
+        votes,
+        [
+            ("a@s.whatsapp.net".to_owned(), choice(&["Sushi, with \"rice\""]), 20),
+            ("b@s.whatsapp.net".to_owned(), choice(&["Pizza", "Sushi, with \"rice\""]), 30),
+        ]
+    );
+    // A vote on a poll that is not kept has nowhere to go.
+    assert!(polls.vote("s", "msg_none", "a@s.whatsapp.net", &[], at(40)).await.is_err());
+    // Retention takes the poll and its votes with the message.
+    assert_eq!(store.message_logs.delete_before(Utc::now() + Duration::seconds(1)).await.unwrap(), 1);
+    assert!(polls.get("s", "msg_p").await.unwrap().is_none());
+    assert!(polls.votes("s", "msg_p").await.unwrap().is_empty());
+}

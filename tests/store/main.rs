@@ -65,6 +65,7 @@ contract!(
     idempotency_keys_reserve_once_until_expiry,
     lifecycle_transitions_desired_state_and_credentials,
     media_handles_follow_their_message,
+    polls_keep_options_and_each_voters_latest_vote,
     chats_list_newest_first_with_unread_counts,
     whatsapp_keys_match_the_reference_backend,
     whatsapp_keys_persist_per_session_and_erase,

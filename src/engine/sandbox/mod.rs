@@ -17,6 +17,6 @@ mod network;
 
 pub use engine::SandboxFactory;
 pub use network::{
-    CallEndKind, CallRequest, CallState, EndCall, Fault, FaultKind, Inbound, InboundMedia, LinkRequest,
-    SandboxCall, SandboxNetwork,
+    CallEndKind, CallRequest, CallState, EndCall, Fault, FaultKind, Inbound, InboundMedia, InboundPoll,
+    LinkRequest, SandboxCall, SandboxNetwork, VoteRequest,
 };

@@ -23,6 +23,7 @@ mod calls;
 mod groups;
 mod media;
 mod people;
+mod polls;
 mod sent;
 
 use crate::config::SandboxConfig;
@@ -31,6 +32,8 @@ use crate::store::CredentialRepo;
 use crate::wa::*;
 pub use calls::{CallEndKind, CallRequest, CallState, EndCall, SandboxCall};
 use groups::Group;
+use polls::PollMemory;
+pub use polls::{InboundPoll, VoteRequest};
 use sent::SentMemory;
 
 /// Messages kept for an offline account; the oldest are dropped beyond it.
@@ -78,6 +81,8 @@ pub struct Inbound {
     /// A group the message is posted in (it must exist in the sandbox).
     #[schema(value_type = Option<String>, example = "120363025246125486@g.us")]
     pub group: Option<Jid>,
+    /// A poll instead of text or media.
+    pub poll: Option<InboundPoll>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, ToSchema)]
@@ -131,6 +136,9 @@ struct Slot {
     sent: SentMemory,
     drop_receipts: bool,
     profile: people::OwnProfile,
+    /// Polls sent or received, for votes on them.
+    polls: PollMemory,
+    last_vote_ms: i64,
 }
 
 #[derive(Default)]
@@ -207,14 +215,18 @@ impl SandboxNetwork {
         let mut world = self.world();
         let id = ctx.session_id.as_str().to_owned();
         // What the account keeps across engine instances: faults, blocks,
-        // unread mail, its profile.
-        let (fail_connects, blocked, mailbox, profile) = match world.slots.remove(&id) {
-            Some(old) => (old.fail_connects, old.blocked, old.mailbox, old.profile),
+        // unread mail, its profile, its polls.
+        let (fail_connects, blocked, mailbox, profile, polls, last_vote_ms) = match world.slots.remove(&id) {
+            Some(old) => {
+                (old.fail_connects, old.blocked, old.mailbox, old.profile, old.polls, old.last_vote_ms)
+            }
             None => (
                 world.preset_failures.remove(&id).unwrap_or(0),
                 HashSet::new(),
                 VecDeque::new(),
                 people::OwnProfile::default(),
+                PollMemory::default(),
+                0,
             ),
         };
         world.slots.insert(
@@ -232,6 +244,8 @@ impl SandboxNetwork {
                 sent: SentMemory::default(),
                 drop_receipts: false,
                 profile,
+                polls,
+                last_vote_ms,
             },
         );
         instance
@@ -568,27 +582,31 @@ impl SandboxNetwork {
 
     /// Someone messages the session.
     pub async fn inject(&self, session: &str, inbound: &Inbound) -> EngineResult<IncomingMessage> {
-        let body = match (&inbound.text, &inbound.media) {
-            (_, Some(m)) => {
-                const KINDS: [&str; 6] = ["image", "video", "audio", "voice", "document", "sticker"];
-                if !KINDS.contains(&m.kind.as_str()) {
-                    return Err(EngineError::Invalid(format!(
-                        "media kind must be one of {}",
-                        KINDS.join(", ")
-                    )));
+        let body = if let Some(poll) = &inbound.poll {
+            poll.body()?
+        } else {
+            match (&inbound.text, &inbound.media) {
+                (_, Some(m)) => {
+                    const KINDS: [&str; 6] = ["image", "video", "audio", "voice", "document", "sticker"];
+                    if !KINDS.contains(&m.kind.as_str()) {
+                        return Err(EngineError::Invalid(format!(
+                            "media kind must be one of {}",
+                            KINDS.join(", ")
+                        )));
+                    }
+                    IncomingBody::Media {
+                        kind: m.kind.clone(),
+                        mime_type: m.mime_type.clone(),
+                        caption: m.caption.clone().or_else(|| inbound.text.clone()),
+                        file_name: m.file_name.clone(),
+                        size: m.size,
+                        // Described only: the phone sent no bytes.
+                        handle: None,
+                    }
                 }
-                IncomingBody::Media {
-                    kind: m.kind.clone(),
-                    mime_type: m.mime_type.clone(),
-                    caption: m.caption.clone().or_else(|| inbound.text.clone()),
-                    file_name: m.file_name.clone(),
-                    size: m.size,
-                    // Described only: the phone sent no bytes.
-                    handle: None,
-                }
+                (Some(text), None) => IncomingBody::Text { text: text.clone() },
+                (None, None) => return Err(EngineError::Invalid("give text, media or a poll".into())),
             }
-            (Some(text), None) => IncomingBody::Text { text: text.clone() },
-            (None, None) => return Err(EngineError::Invalid("give text or media".into())),
         };
         let (events, message) = {
             let mut world = self.world();
@@ -623,6 +641,7 @@ impl SandboxNetwork {
                 }),
                 mentions: Vec::new(),
             };
+            slot.polls.remember(&message.id, &message.chat, &message.body);
             (slot.events.clone(), message)
         };
         let _ = events.send(EngineEvent::Message(message.clone())).await;
@@ -741,6 +760,7 @@ impl SandboxNetwork {
             let slot = Self::slot(&mut world, session)?;
             if !repeat {
                 slot.sent.remember(sent.id.clone(), to.clone());
+                slot.polls.remember(&sent.id, to, &body);
             }
         }
         out.flush().await;
@@ -903,8 +923,10 @@ fn body_of(content: &Content, handle: Option<String>) -> IncomingBody {
         Content::Reaction { target, emoji } => {
             IncomingBody::Reaction { target: target.id.clone(), emoji: emoji.clone() }
         }
-        Content::Poll { question, options, .. } => {
-            IncomingBody::Poll { question: question.clone(), options: options.clone() }
-        }
+        Content::Poll { question, options, selectable } => IncomingBody::Poll {
+            question: question.clone(),
+            options: options.clone(),
+            selectable: *selectable,
+        },
     }
 }

@@ -23,6 +23,7 @@ use whatsapp_rust::prelude::{Bot, Client, Event, EventHandler, SendOptions, Toki
 use super::incoming::{self, Context};
 use super::keys::KeyStore;
 use super::net::{Http, LastError, Socket};
+use super::polls;
 use crate::engine::{EngineContext, EngineError, EngineResult};
 use crate::store::Pool;
 use crate::wa::{DisconnectReason, EngineEvent};
@@ -246,6 +247,9 @@ async fn forward(
                     now: Utc::now(),
                 };
                 let mut out = incoming::translate(&event, &cx);
+                if let Event::Messages(batch) = &*event {
+                    settle_polls(&client, &shared.keys, batch, &mut out).await;
+                }
                 out.retain(|e| match e {
                     EngineEvent::Disconnected { reason: DisconnectReason::Network { detail } } => {
                         last_network = Some(detail.clone());
@@ -274,6 +278,29 @@ async fn forward(
             if events.send(event).await.is_err() {
                 return;
             }
+        }
+    }
+}
+
+/// Poll secrets to keep and votes to read need the key store, which the
+/// pure translation has no access to.
+async fn settle_polls(
+    client: &Client,
+    keys: &KeyStore,
+    batch: &whatsapp_rust::wacore::types::events::MessageBatch,
+    out: &mut [EngineEvent],
+) {
+    for m in batch.messages.iter() {
+        let (message, info) = (&m.message, &m.info);
+        if polls::vote_of(message).is_none() && polls::secret_of(message, info).is_none() {
+            continue;
+        }
+        let translated = out.iter_mut().find_map(|e| match e {
+            EngineEvent::Message(im) if im.id.as_str() == info.id.as_str() => Some(im),
+            _ => None,
+        });
+        if let Some(im) = translated {
+            polls::settle(client, keys, message, info, im).await;
         }
     }
 }

@@ -141,11 +141,18 @@ impl Engine for WhatsAppEngine {
             }
             // The poll API picks its own id (it binds the poll's secret to it).
             Plan::Poll { question, options, selectable } => {
-                let (sent, _secret) = client
+                let (sent, secret) = client
                     .polls()
                     .create(wjid(to)?, &question, &options, selectable)
                     .await
                     .map_err(internal)?;
+                // Without it the votes cannot be read; the poll is out either way.
+                if let Err(e) = KeyStore::new(&self.pool, self.ctx.session_id.as_str())
+                    .put_poll_secret(&sent.message_id, &secret)
+                    .await
+                {
+                    tracing::warn!(poll = %sent.message_id, error = %e, "could not keep a poll's secret");
+                }
                 sent.message_id
             }
         };

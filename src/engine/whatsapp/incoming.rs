@@ -236,6 +236,15 @@ pub fn body(m: &wa::Message) -> IncomingBody {
         return IncomingBody::Poll {
             question: p.name.clone().unwrap_or_default(),
             options: p.options.iter().filter_map(|o| o.option_name.clone()).collect(),
+            selectable: p.selectable_options_count.filter(|&n| n > 0).unwrap_or(1),
+        };
+    }
+    if let Some(v) = m.poll_update_message.as_option() {
+        // Votes are encrypted with the poll's secret; `polls::open` decrypts
+        // them where the key store is at hand. Undecrypted, a vote says only this.
+        let target = v.poll_creation_message_key.as_option().and_then(|k| k.id.clone());
+        return IncomingBody::Unsupported {
+            reason: format!("a poll vote that could not be read (poll {})", target.unwrap_or_default()),
         };
     }
     if let Some(p) = m.protocol_message.as_option() {

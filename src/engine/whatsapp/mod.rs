@@ -23,6 +23,7 @@ pub mod keys;
 mod media;
 mod net;
 pub mod outgoing;
+pub mod polls;
 
 pub use connection::Settings;
 pub use engine::{WhatsAppEngine, WhatsAppFactory};

@@ -347,13 +347,18 @@ fn locations_contacts_reactions_polls_edits_and_revokes() {
                     ..Default::default()
                 },
             ],
+            selectable_options_count: Some(2),
             ..Default::default()
         }),
         ..Default::default()
     };
     assert_eq!(
         body(&poll),
-        IncomingBody::Poll { question: "Lunch?".into(), options: vec!["Pizza".into(), "Sushi".into()] }
+        IncomingBody::Poll {
+            question: "Lunch?".into(),
+            options: vec!["Pizza".into(), "Sushi".into()],
+            selectable: 2
+        }
     );
 
     use wa::message::protocol_message::Type;

@@ -51,6 +51,8 @@ mod kind {
     pub const PENDING_INBOUND: i16 = 18;
     pub const MSG_SECRET: i16 = 19;
     pub const DEVICE: i16 = 20;
+    /// The gateway's own: each poll's secret by poll id (see `polls.rs`).
+    pub const POLL_SECRET: i16 = 21;
 }
 
 /// Joins two parts of a composite key; the unit separator appears in no JID
@@ -74,6 +76,20 @@ impl KeyStore {
     /// The crate's `Backend` for this session.
     pub fn backend(pool: &Pool, session_id: &str) -> Arc<dyn Backend> {
         Arc::new(Self::new(pool, session_id))
+    }
+
+    /// Keeps the secret votes on poll `poll_id` are encrypted with.
+    pub async fn put_poll_secret(&self, poll_id: &str, secret: &[u8]) -> Result<()> {
+        self.put_one(kind::POLL_SECRET, Put::new("", poll_id, secret.to_vec(), 0, None)).await
+    }
+
+    /// The secret of poll `poll_id`: kept by `put_poll_secret`, else the one
+    /// the crate kept for the message (`chat`, `creator`: non-device JIDs).
+    pub async fn poll_secret(&self, poll_id: &str, chat: &str, creator: &str) -> Result<Option<Vec<u8>>> {
+        if let Some(secret) = self.value(kind::POLL_SECRET, "", poll_id).await? {
+            return Ok(Some(secret));
+        }
+        self.value(kind::MSG_SECRET, chat, &pair(creator, poll_id)).await
     }
 
     /// Erases every key of the session (logout, unlink).
