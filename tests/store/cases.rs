@@ -8,6 +8,7 @@ use wa_gateway::store::*;
 pub use crate::wa_handshake::whatsapp_handshake_runs_on_our_key_store;
 pub use crate::wa_keys::{
     whatsapp_keys_match_the_reference_backend, whatsapp_keys_persist_per_session_and_erase,
+    whatsapp_poll_secrets_are_kept_per_poll,
 };
 
 async fn session(store: &Store, id: &str) -> Session {

@@ -69,5 +69,6 @@ contract!(
     chats_list_newest_first_with_unread_counts,
     whatsapp_keys_match_the_reference_backend,
     whatsapp_keys_persist_per_session_and_erase,
+    whatsapp_poll_secrets_are_kept_per_poll,
     whatsapp_handshake_runs_on_our_key_store,
 );

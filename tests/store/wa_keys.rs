@@ -427,3 +427,32 @@ pub async fn whatsapp_keys_persist_per_session_and_erase(store: Store) {
     session(&store, "wa-b").await;
     assert!(!b.exists().await.unwrap());
 }
+
+/// A poll keeps one secret however often its send is attempted; a vote finds
+/// it by the poll's id, or else the crate's copy of the message's secret.
+pub async fn whatsapp_poll_secrets_are_kept_per_poll(store: Store) {
+    session(&store, "wa-p").await;
+    session(&store, "wa-q").await;
+    let keys = KeyStore::new(store.pool(), "wa-p");
+    let first = keys.poll_secret_for_send("3EB0POLL").await.unwrap();
+    // A retry after a crash: a new instance, the same secret.
+    let retry = KeyStore::new(store.pool(), "wa-p").poll_secret_for_send("3EB0POLL").await.unwrap();
+    assert_eq!(first, retry);
+    assert_ne!(keys.poll_secret_for_send("3EB0OTHER").await.unwrap(), first, "each poll its own");
+    let chat = "491709876543@s.whatsapp.net";
+    assert_eq!(keys.poll_secret("3EB0POLL", chat, "x").await.unwrap(), Some(first.to_vec()));
+    // Another session does not see it.
+    let other = KeyStore::new(store.pool(), "wa-q");
+    assert_eq!(other.poll_secret("3EB0POLL", chat, "x").await.unwrap(), None);
+    // A received poll's secret as the crate keeps it: by chat, author and id.
+    let backend = KeyStore::backend(store.pool(), "wa-q");
+    backend.put_msg_secret(chat, "491709876543@s.whatsapp.net", "3EB0THEIRS", &[5; 32]).await.unwrap();
+    assert_eq!(
+        other.poll_secret("3EB0THEIRS", chat, "491709876543@s.whatsapp.net").await.unwrap(),
+        Some(vec![5; 32])
+    );
+    assert_eq!(other.poll_secret("3EB0THEIRS", chat, "someone@s.whatsapp.net").await.unwrap(), None);
+    // Logging out forgets them.
+    keys.erase().await.unwrap();
+    assert_eq!(keys.poll_secret("3EB0POLL", chat, "x").await.unwrap(), None);
+}

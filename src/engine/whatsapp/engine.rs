@@ -139,21 +139,26 @@ impl Engine for WhatsAppEngine {
                 let options = connection::send_options(message.id.as_ref());
                 client.send_message_with_options(wjid(to)?, *m, options).await.map_err(internal)?.message_id
             }
-            // The poll API picks its own id (it binds the poll's secret to it).
-            Plan::Poll { question, options, selectable } => {
-                let (sent, secret) = client
-                    .polls()
-                    .create(wjid(to)?, &question, &options, selectable)
+            Plan::Poll(poll) => {
+                let keys = KeyStore::new(&self.pool, self.ctx.session_id.as_str());
+                let secret = match &message.id {
+                    Some(id) => keys.poll_secret_for_send(id.as_str()).await.map_err(internal)?,
+                    None => rand::random(),
+                };
+                let options = connection::send_options(message.id.as_ref());
+                let poll = outgoing::seal_poll(*poll, &secret);
+                let id = client
+                    .send_message_with_options(wjid(to)?, poll, options)
                     .await
-                    .map_err(internal)?;
-                // Without it the votes cannot be read; the poll is out either way.
-                if let Err(e) = KeyStore::new(&self.pool, self.ctx.session_id.as_str())
-                    .put_poll_secret(&sent.message_id, &secret)
-                    .await
+                    .map_err(internal)?
+                    .message_id;
+                if message.id.is_none()
+                    && let Err(e) = keys.put_poll_secret(&id, &secret).await
                 {
-                    tracing::warn!(poll = %sent.message_id, error = %e, "could not keep a poll's secret");
+                    // The poll is out; only its votes cannot be read.
+                    tracing::warn!(poll = %id, error = %e, "could not keep a poll's secret");
                 }
-                sent.message_id
+                id
             }
         };
         Ok(SentMessage { id: MessageId(id), timestamp: Utc::now() })

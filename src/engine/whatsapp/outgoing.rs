@@ -2,9 +2,9 @@
 //!
 //! Media is uploaded first (encrypted by whatsapp-rust); the upload's
 //! references then go into the protocol message, so the translation itself
-//! never touches the network. Polls need a per-message secret that
-//! whatsapp-rust generates in its poll API, so they come out as a [`Plan`]
-//! of their own rather than a finished protocol message.
+//! never touches the network. A poll also needs its secret (the key its
+//! votes are encrypted with), which the engine keeps per poll: it comes out
+//! as a [`Plan`] of its own, sealed with the secret by [`seal_poll`].
 
 use whatsapp_rust::download::MediaType;
 use whatsapp_rust::prelude::{MessageField, wa};
@@ -31,8 +31,8 @@ pub struct Uploaded {
 pub enum Plan {
     /// A finished protocol message for `send_message`.
     Message(Box<wa::Message>),
-    /// A poll, for whatsapp-rust's poll API (it adds the poll's secret).
-    Poll { question: String, options: Vec<String>, selectable: u32 },
+    /// A poll, to be sealed with its secret ([`seal_poll`]) and sent as a message.
+    Poll(Box<wa::Message>),
 }
 
 /// Why a message cannot be translated.
@@ -155,14 +155,42 @@ pub fn plan(msg: &OutgoingMessage, upload: Option<&Uploaded>) -> Result<Plan, Co
             });
         }
         Content::Poll { question, options, selectable } => {
-            return Ok(Plan::Poll {
-                question: question.clone(),
-                options: options.clone(),
-                selectable: *selectable,
-            });
+            let poll = wa::message::PollCreationMessage {
+                name: Some(question.clone()),
+                options: options
+                    .iter()
+                    .map(|o| wa::message::poll_creation_message::Option {
+                        option_name: Some(o.clone()),
+                        option_hash: None,
+                    })
+                    .collect(),
+                selectable_options_count: Some(*selectable),
+                context_info: context.into(),
+                // WhatsApp Web always sets it (TEXT for a plain poll).
+                poll_content_type: Some(wa::message::PollContentType::TEXT),
+                ..Default::default()
+            };
+            // As WhatsApp Web (and the crate's poll API): the v3 message for
+            // single choice, the original one for several.
+            if *selectable == 1 {
+                m.poll_creation_message_v3 = MessageField::some(poll);
+            } else {
+                m.poll_creation_message = MessageField::some(poll);
+            }
+            return Ok(Plan::Poll(Box::new(m)));
         }
     }
     Ok(Plan::Message(Box::new(m)))
+}
+
+/// A poll with its 32-byte secret, which every voter's client derives the
+/// vote's key from.
+pub fn seal_poll(mut poll: wa::Message, secret: &[u8; 32]) -> wa::Message {
+    poll.message_context_info = MessageField::some(wa::MessageContextInfo {
+        message_secret: Some(secret.to_vec()),
+        ..Default::default()
+    });
+    poll
 }
 
 /// The protocol key naming an earlier message.

@@ -78,6 +78,19 @@ impl KeyStore {
         Arc::new(Self::new(pool, session_id))
     }
 
+    /// The secret of a poll about to be sent as `poll_id`: the one an
+    /// earlier attempt at the same message kept, else a new one, kept before
+    /// the poll leaves (a poll re-sent after a crash is the same message to
+    /// WhatsApp, so it must carry the same secret).
+    pub async fn poll_secret_for_send(&self, poll_id: &str) -> Result<[u8; 32]> {
+        if let Some(kept) = self.value(kind::POLL_SECRET, "", poll_id).await? {
+            return key32(&kept);
+        }
+        let secret: [u8; 32] = rand::random();
+        self.put_poll_secret(poll_id, &secret).await?;
+        Ok(secret)
+    }
+
     /// Keeps the secret votes on poll `poll_id` are encrypted with.
     pub async fn put_poll_secret(&self, poll_id: &str, secret: &[u8]) -> Result<()> {
         self.put_one(kind::POLL_SECRET, Put::new("", poll_id, secret.to_vec(), 0, None)).await

@@ -178,17 +178,39 @@ fn direct_chat_keys_name_no_participant() {
 }
 
 #[test]
-fn polls_go_to_the_poll_api() {
-    let p = plan(
-        &msg(Content::Poll {
-            question: "Lunch?".into(),
-            options: vec!["yes".into(), "no".into()],
-            selectable: 1,
-        }),
-        None,
-    );
-    assert_eq!(
-        p,
-        Ok(Plan::Poll { question: "Lunch?".into(), options: vec!["yes".into(), "no".into()], selectable: 1 })
-    );
+fn polls_are_v3_for_one_choice_and_carry_their_secret_once_sealed() {
+    let poll = |selectable| {
+        plan(
+            &OutgoingMessage {
+                reply_to: Some(MessageRef {
+                    chat: user("4917"),
+                    id: MessageId("3EB0Q".into()),
+                    from_me: false,
+                    sender: None,
+                }),
+                ..msg(Content::Poll {
+                    question: "Lunch?".into(),
+                    options: vec!["yes".into(), "no".into()],
+                    selectable,
+                })
+            },
+            None,
+        )
+    };
+    let Ok(Plan::Poll(single)) = poll(1) else { panic!("a poll plan") };
+    assert!(single.poll_creation_message.is_unset() && single.message_context_info.is_unset());
+    let p = single.poll_creation_message_v3.as_option().expect("v3 for one choice");
+    assert_eq!(p.name.as_deref(), Some("Lunch?"));
+    let names: Vec<_> = p.options.iter().map(|o| o.option_name.as_deref().unwrap()).collect();
+    assert_eq!(names, ["yes", "no"]);
+    assert_eq!(p.selectable_options_count, Some(1));
+    assert_eq!(p.poll_content_type, Some(wa::message::PollContentType::TEXT));
+    assert_eq!(p.context_info.as_option().and_then(|c| c.stanza_id.as_deref()), Some("3EB0Q"));
+
+    let Ok(Plan::Poll(multi)) = poll(2) else { panic!("a poll plan") };
+    assert!(multi.poll_creation_message_v3.is_unset());
+    assert_eq!(multi.poll_creation_message.as_option().unwrap().selectable_options_count, Some(2));
+    let sealed = seal_poll(*multi, &[9; 32]);
+    let secret = sealed.message_context_info.as_option().and_then(|c| c.message_secret.clone());
+    assert_eq!(secret, Some(vec![9; 32]));
 }
