@@ -1,5 +1,6 @@
 //! `/sessions/{id}/chats…` and presence: the chats an account has (from the
-//! message log: newest message and unread count), marking a chat read,
+//! message log: newest message and unread count, with each chat's settings
+//! from `chat_settings.rs`), marking a chat read,
 //! typing indicators, and online/offline presence.
 
 use axum::Router;
@@ -15,6 +16,7 @@ use super::messages::{MessageView, engine};
 use super::pagination::{PageParams, Paginated};
 use crate::error::{ApiResult, Error, ErrorResponse};
 use crate::http::extract::{Json, Path, Query};
+use crate::messages::chat_settings::ChatSettingsView;
 use crate::state::AppState;
 use crate::store::{ChatSummary, Page};
 use crate::wa::{ChatState, Jid, MessageId};
@@ -36,12 +38,25 @@ pub struct ChatView {
     pub chat: String,
     /// Received messages not marked read yet.
     pub unread: i64,
+    pub archived: bool,
+    pub pinned: bool,
+    pub muted: bool,
+    /// When the mute ends; null when not muted or muted for good.
+    pub muted_until: Option<chrono::DateTime<chrono::Utc>>,
     pub last_message: MessageView,
 }
 
-impl From<ChatSummary> for ChatView {
-    fn from(c: ChatSummary) -> Self {
-        Self { chat: c.last.chat_jid.clone(), unread: c.unread, last_message: c.last.into() }
+impl ChatView {
+    fn new(c: ChatSummary, settings: ChatSettingsView) -> Self {
+        Self {
+            chat: c.last.chat_jid.clone(),
+            unread: c.unread,
+            archived: settings.archived,
+            pinned: settings.pinned,
+            muted: settings.muted,
+            muted_until: settings.muted_until,
+            last_message: c.last.into(),
+        }
     }
 }
 
@@ -73,7 +88,7 @@ pub struct PresenceRequest {
     pub presence: Presence,
 }
 
-fn chat_jid(raw: &str) -> ApiResult<Jid> {
+pub(super) fn chat_jid(raw: &str) -> ApiResult<Jid> {
     Jid::parse(raw).map_err(|e| Error::validation("invalid chat", json!({"chat": [format!("chat {e}")]})))
 }
 
@@ -94,10 +109,27 @@ pub async fn list(
     let limit = params.limit();
     let rows = state.store.message_logs.chats(&session, &Page { after, limit }).await?;
     let page = Paginated::new(rows, limit, |c| c.last.id.to_string());
-    Ok(Json(Paginated {
-        data: page.data.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    let chats: Vec<String> = page.data.iter().map(|c| c.last.chat_jid.clone()).collect();
+    let now = chrono::Utc::now();
+    let mut settings: std::collections::HashMap<String, ChatSettingsView> = state
+        .store
+        .chats
+        .get_many(&session, &chats)
+        .await?
+        .iter()
+        .map(|s| (s.chat_jid.clone(), ChatSettingsView::new(s, now)))
+        .collect();
+    let data = page
+        .data
+        .into_iter()
+        .map(|c| {
+            let s = settings
+                .remove(&c.last.chat_jid)
+                .unwrap_or_else(|| ChatSettingsView::default_for(&c.last.chat_jid));
+            ChatView::new(c, s)
+        })
+        .collect();
+    Ok(Json(Paginated { data, next_cursor: page.next_cursor }))
 }
 
 /// Mark every unread received message of a chat read.

@@ -8,8 +8,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    batches, calls, chats, contacts, group_admin, groups, health, media, messages, metrics, pagination,
-    polls, profile, sandbox, schedule, session_control, sessions, templates, webhooks,
+    batches, calls, chat_settings, chats, contacts, group_admin, groups, health, media, messages, metrics,
+    pagination, polls, profile, sandbox, schedule, session_control, sessions, templates, webhooks,
 };
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
@@ -28,7 +28,7 @@ use crate::state::AppState;
         sessions::create, sessions::list, sessions::get_one, sessions::delete,
         session_control::start, session_control::stop, session_control::logout, session_control::qr_code,
         session_control::pair_code, session_control::events,
-        sandbox::link, sandbox::inbound, sandbox::fault, sandbox::ring, sandbox::call, sandbox::end_call, sandbox::vote,
+        sandbox::link, sandbox::inbound, sandbox::fault, sandbox::ring, sandbox::call, sandbox::end_call, sandbox::vote, sandbox::phone_changes_chat,
         calls::list, calls::reject, profile::get_one, profile::update, profile::set_picture, profile::remove_picture,
         messages::send, messages::list, messages::get_one, messages::status, messages::edit, messages::revoke,
         messages::mark_read, polls::poll, batches::create, batches::get_one,
@@ -36,7 +36,7 @@ use crate::state::AppState;
         contacts::check, contacts::profile, contacts::block, contacts::unblock, contacts::blocked,
         groups::list, groups::create, groups::get_one, groups::participants, groups::leave,
         group_admin::update, group_admin::invite, group_admin::reset_invite, group_admin::join,
-        chats::list, chats::read, chats::typing, chats::presence,
+        chats::list, chats::read, chats::typing, chats::presence, chat_settings::get_one, chat_settings::update,
         webhooks::create, webhooks::list, webhooks::get_one, webhooks::update, webhooks::remove,
         webhooks::deliveries, webhooks::delivery, webhooks::retry, webhooks::replay,
         templates::create, templates::list, templates::get_one, templates::replace, templates::remove,
@@ -51,6 +51,7 @@ use crate::state::AppState;
         crate::engine::sandbox::Fault, crate::engine::sandbox::FaultKind,
         crate::engine::sandbox::CallRequest, crate::engine::sandbox::SandboxCall, crate::engine::sandbox::CallState,
         crate::engine::sandbox::EndCall, crate::engine::sandbox::CallEndKind, calls::CallView, profile::ProfileView, profile::UpdateProfile,
+        chat_settings::ChatUpdate, crate::messages::chat_settings::ChatSettingsView,
         crate::messages::polls::PollResults, crate::messages::polls::OptionTally,
         messages::MessageView, messages::StatusView, messages::EditRequest, messages::ReadRequest,
         pagination::Paginated<messages::MessageView>,

@@ -7,6 +7,7 @@
 
 mod batches;
 mod calls;
+mod chat_settings;
 mod chats;
 mod contacts;
 mod docs;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(groups::router())
         .merge(group_admin::router())
         .merge(chats::router())
+        .merge(chat_settings::router())
         .merge(calls::router())
         .merge(polls::router())
         .merge(profile::router())

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/sandbox/sessions/{id}/calls/{call_id}", get(call))
         .route("/sandbox/sessions/{id}/calls/{call_id}/end", post(end_call))
         .route("/sandbox/sessions/{id}/polls/{poll_id}/votes", post(vote))
+        .route("/sandbox/sessions/{id}/chats/{chat}", post(phone_changes_chat))
 }
 
 /// How long `link` waits for the session to report `connected`.
@@ -222,4 +223,28 @@ pub async fn vote(
         Json(json!({"id": vote.id, "poll": wa_id, "chat": vote.chat, "from": vote.sender,
             "options": body.options, "timestamp": vote.timestamp})),
     ))
+}
+
+/// The account's phone archives, pins or mutes a chat: the session records
+/// it and announces `chat.updated`, as when WhatsApp syncs the change.
+#[utoipa::path(post, path = "/sandbox/sessions/{id}/chats/{chat}", tag = "sandbox", request_body = super::chat_settings::ChatUpdate,
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("chat" = String, Path, description = "Phone number, person's JID or group JID", example = "491701234567")),
+    responses(
+        (status = 202, description = "Sent to the session", body = Object, example = json!({"chat": "491701234567@s.whatsapp.net"})),
+        (status = 404, description = "No such session or group", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse),
+        (status = 422, description = "Invalid chat or change", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn phone_changes_chat(
+    State(state): State<AppState>,
+    Path((id, chat)): Path<(String, String)>,
+    Json(body): Json<super::chat_settings::ChatUpdate>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (network, session) = sandbox_session(&state, &id).await?;
+    let chat = super::chats::chat_jid(&chat)?;
+    let change = body.change(chrono::Utc::now())?;
+    network.phone_changes_chat(&session.id, &chat, change).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"chat": chat}))))
 }

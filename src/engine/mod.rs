@@ -110,6 +110,9 @@ pub trait Engine: Send + Sync {
     /// that order (a failure leaves the earlier parts changed). A name
     /// change is also reported as a `PushName` event.
     async fn set_profile(&self, change: &ProfileChange) -> EngineResult<()>;
+    /// Archives, pins or mutes a chat (or the reverse) for the account, as
+    /// on the phone; the other devices of the account follow.
+    async fn set_chat(&self, chat: &Jid, change: &ChatChange) -> EngineResult<()>;
 }
 
 /// What an engine gets from the session that owns it.

@@ -14,9 +14,12 @@
 //! form and its conversion to the engine's message; `outgoing.rs` a new
 //! message's log row and job; `send.rs` the handler;
 //! `pacing.rs` per-session rate limits; `tracker.rs` receipts and incoming
-//! messages; `polls.rs` polls, votes and their tally; `writer.rs` group commit of log rows and jobs; `repair.rs`
-//! resends of messages stuck at `sent` and orphaned rows; `ids.rs` message ids.
+//! messages; `polls.rs` polls, votes and their tally; `chat_settings.rs`
+//! archived, pinned and muted chats; `writer.rs` group commit of log rows
+//! and jobs; `repair.rs` resends of messages stuck at `sent` and orphaned
+//! rows; `ids.rs` message ids.
 
+pub mod chat_settings;
 pub mod ids;
 pub mod job;
 pub mod outgoing;

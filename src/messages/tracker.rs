@@ -141,6 +141,15 @@ impl MessageSink for Tracker {
         }
     }
 
+    async fn chat_changed(&self, session_id: &str, chat: &Jid, change: &crate::wa::ChatChange) {
+        let chat = chat.to_string();
+        if let Err(e) =
+            super::chat_settings::apply(&self.store, &self.hub, session_id, &chat, change, None).await
+        {
+            tracing::warn!(session = session_id, chat, error = %e, "could not record a chat's settings");
+        }
+    }
+
     async fn reply(&self, session_id: &str, chat: &Jid, text: &str) -> Result<String, String> {
         let outgoing = super::outgoing::Outgoing::text(session_id, &chat.to_string(), text);
         let (log, job) =

@@ -267,6 +267,11 @@ impl Actor {
                     sink.receipt(self.id(), &r).await;
                 }
             }
+            EngineEvent::ChatChanged { chat, change } if self.inner.sink.is_some() => {
+                if let Some(sink) = &self.inner.sink {
+                    sink.chat_changed(self.id(), &chat, &change).await;
+                }
+            }
             EngineEvent::PushName { push_name } => self.inner.push_name_changed(self.id(), &push_name).await,
             EngineEvent::Call(call) => self.on_call(call).await,
             EngineEvent::CallEnded(end) => {

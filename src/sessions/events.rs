@@ -27,6 +27,8 @@ pub trait MessageSink: Send + Sync {
     /// Queues a text to `chat` like any accepted message (logged, durable,
     /// paced); the message's id.
     async fn reply(&self, session_id: &str, chat: &crate::wa::Jid, text: &str) -> Result<String, String>;
+    /// A chat was archived, pinned or muted on another device.
+    async fn chat_changed(&self, session_id: &str, chat: &crate::wa::Jid, change: &crate::wa::ChatChange);
 }
 
 /// One event, as webhooks receive it.

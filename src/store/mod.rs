@@ -8,10 +8,12 @@
 //! - `checkpoint.rs` SQLite WAL checkpoints in the background;
 //! - `gate.rs`, `writer.rs`, `script.rs` SQLite's one writer: turns, its held
 //!   connection, and transactions in one hand-off;
-//! - `polls.rs`   polls and votes (a repository of its own, both databases);
+//! - `polls.rs`, `chats.rs` polls and votes, per-chat settings (repositories
+//!   of their own, both databases);
 //! - `migrate.rs` reversible migrations from `migrations/<backend>/`.
 
 mod backend;
+mod chats;
 mod checkpoint;
 mod connect;
 mod gate;
@@ -26,6 +28,7 @@ mod writer;
 use std::sync::Arc;
 
 pub use backend::SqlBackend;
+pub use chats::{ChatSettings, ChatSettingsChange, ChatSettingsRepo};
 pub use connect::{connect, ensure_private_dir};
 pub use gate::{Class as GateClass, Turn, WriteGate};
 pub use models::*;
@@ -84,6 +87,7 @@ pub struct Store {
     pub credentials: Arc<dyn CredentialRepo>,
     pub idempotency: Arc<dyn IdempotencyRepo>,
     pub polls: Arc<dyn PollRepo>,
+    pub chats: Arc<dyn ChatSettingsRepo>,
     probe: Arc<dyn Probe>,
     /// Bumped by every subscription change made through this store.
     webhooks_version: Arc<std::sync::atomic::AtomicU64>,
@@ -125,7 +129,7 @@ impl Store {
                     Arc::new(SqlBackend::new(p.clone()).with_writer(gate.clone(), writer.clone())),
                     (Pool::Sqlite(p.clone()), Some(writer)),
                     gate,
-                    Arc::new(polls::SqlPolls::new(p)),
+                    (Arc::new(polls::SqlPolls::new(p.clone())), Arc::new(chats::SqlChats::new(p))),
                 )
             }
             Pool::Postgres(p) => Self::from_backend(
@@ -133,7 +137,7 @@ impl Store {
                 Arc::new(SqlBackend::new(p.clone())),
                 (Pool::Postgres(p.clone()), None),
                 WriteGate::open(),
-                Arc::new(polls::SqlPolls::new(p)),
+                (Arc::new(polls::SqlPolls::new(p.clone())), Arc::new(chats::SqlChats::new(p))),
             ),
         }
     }
@@ -143,7 +147,7 @@ impl Store {
         backend: Arc<B>,
         (pool, writer): (Pool, Option<Writer<sqlx::Sqlite>>),
         gate: WriteGate,
-        polls: Arc<dyn PollRepo>,
+        (polls, chats): (Arc<dyn PollRepo>, Arc<dyn ChatSettingsRepo>),
     ) -> Self
     where
         B: SessionRepo
@@ -169,6 +173,7 @@ impl Store {
             credentials: backend.clone(),
             idempotency: backend.clone(),
             polls,
+            chats,
             probe: backend,
             webhooks_version,
             pool,

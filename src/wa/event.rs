@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::call::{CallEnded, CallOffer};
+use super::chat::ChatChange;
 use super::jid::{Jid, PhoneNumber};
 use super::message::{ChatState, GroupInfo, IncomingMessage, Receipt};
 
@@ -83,6 +84,12 @@ pub enum EngineEvent {
     Call(CallOffer),
     /// A call stopped ringing (missed, or taken or declined on the phone).
     CallEnded(CallEnded),
+    /// A chat was archived, pinned or muted (or the reverse) on another
+    /// device of the account.
+    ChatChanged {
+        chat: Jid,
+        change: ChatChange,
+    },
 }
 
 impl EngineEvent {
@@ -102,6 +109,7 @@ impl EngineEvent {
             EngineEvent::Presence { .. } => "presence.update",
             EngineEvent::Call(_) => "call.received",
             EngineEvent::CallEnded(_) => "call.ended",
+            EngineEvent::ChatChanged { .. } => "chat.updated",
         }
     }
 }

@@ -5,17 +5,20 @@
 //! Layout:
 //! - `jid.rs`      `PhoneNumber`, `Jid`, `MessageId`;
 //! - `call.rs`     incoming calls;
+//! - `chat.rs`     per-chat settings (archived, pinned, muted);
 //! - `message.rs`  what can be sent (`OutgoingMessage`) and what was sent;
 //! - `poll.rs`     how votes name a poll's options;
 //! - `event.rs`    what an engine reports (`EngineEvent`), in order.
 
 pub mod call;
+pub mod chat;
 pub mod event;
 pub mod jid;
 pub mod message;
 pub mod poll;
 
 pub use call::*;
+pub use chat::*;
 pub use event::*;
 pub use jid::*;
 pub use message::*;

@@ -47,6 +47,7 @@ pub const CATALOGUE: &[&str] = &[
     "group.updated",
     "group.participants",
     "chat.state",
+    "chat.updated",
     "presence.update",
     "session.push_name",
 ];

@@ -10,6 +10,7 @@ mod helpers;
 
 mod batches;
 mod calls;
+mod chat_settings;
 mod chats;
 mod contacts;
 mod group_admin;

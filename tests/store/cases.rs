@@ -759,3 +759,48 @@ pub async fn polls_keep_options_and_each_voters_latest_vote(store: Store) {
     assert!(polls.get("s", "msg_p").await.unwrap().is_none());
     assert!(polls.votes("s", "msg_p").await.unwrap().is_empty());
 }
+
+/// A change touches only the settings it names; unmuting clears the end;
+/// sessions do not see each other's chats; the session takes them along.
+pub async fn chat_settings_change_only_what_is_given(store: Store) {
+    session(&store, "s").await;
+    session(&store, "other").await;
+    let chats = &store.chats;
+    let (a, b) = ("491701111111@s.whatsapp.net", "120363025246125486@g.us");
+    let until = chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+    let first = chats
+        .apply("s", a, &ChatSettingsChange { archived: Some(true), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((first.archived, first.pinned, first.muted_until), (true, false, None));
+    let muted = chats
+        .apply("s", a, &ChatSettingsChange { muted_until: Some(Some(until)), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((muted.archived, muted.pinned, muted.muted_until), (true, false, Some(until)));
+    let pinned =
+        chats.apply("s", a, &ChatSettingsChange { pinned: Some(true), ..Default::default() }).await.unwrap();
+    assert_eq!((pinned.archived, pinned.pinned, pinned.muted_until), (true, true, Some(until)));
+    assert!(pinned.updated_at >= first.updated_at);
+    let unmuted = chats
+        .apply(
+            "s",
+            a,
+            &ChatSettingsChange { archived: Some(false), muted_until: Some(None), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!((unmuted.archived, unmuted.pinned, unmuted.muted_until), (false, true, None));
+    chats.apply("s", b, &ChatSettingsChange { pinned: Some(true), ..Default::default() }).await.unwrap();
+    chats.apply("other", a, &ChatSettingsChange { pinned: Some(false), ..Default::default() }).await.unwrap();
+    assert_eq!(chats.count_pinned("s").await.unwrap(), 2);
+    assert_eq!(chats.count_pinned("other").await.unwrap(), 0);
+    let wanted = vec![a.to_owned(), b.to_owned(), "491702222222@s.whatsapp.net".to_owned()];
+    let mut found: Vec<(String, bool)> =
+        chats.get_many("s", &wanted).await.unwrap().into_iter().map(|s| (s.chat_jid, s.pinned)).collect();
+    found.sort();
+    assert_eq!(found, [(b.to_owned(), true), (a.to_owned(), true)]);
+    assert!(store.sessions.delete("s").await.unwrap());
+    assert!(chats.get_many("s", &wanted).await.unwrap().is_empty());
+    assert_eq!(chats.get_many("other", &wanted).await.unwrap().len(), 1);
+}

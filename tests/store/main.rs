@@ -66,6 +66,7 @@ contract!(
     lifecycle_transitions_desired_state_and_credentials,
     media_handles_follow_their_message,
     polls_keep_options_and_each_voters_latest_vote,
+    chat_settings_change_only_what_is_given,
     chats_list_newest_first_with_unread_counts,
     whatsapp_keys_match_the_reference_backend,
     whatsapp_keys_persist_per_session_and_erase,

@@ -580,6 +580,42 @@ impl SandboxNetwork {
         }
     }
 
+    /// A chat the session can have: a group it is in, or someone on WhatsApp.
+    pub fn chat_exists(&self, session: &str, chat: &Jid) -> EngineResult<()> {
+        let world = self.world();
+        let (me, _) = Self::online(&world, session)?;
+        match chat.server() {
+            Server::Group => {
+                let group = world.groups.get(chat).ok_or_else(|| not_found("group"))?;
+                if !group.members.contains_key(&me) {
+                    return Err(EngineError::Forbidden("the session is not in this group".into()));
+                }
+                Ok(())
+            }
+            Server::User => match chat.phone() {
+                Some(phone) if phone.as_str().starts_with("999") => {
+                    Err(EngineError::NotOnWhatsApp(phone.to_string()))
+                }
+                _ => Ok(()),
+            },
+            _ => Err(EngineError::Unsupported("sandbox")),
+        }
+    }
+
+    /// The account's phone archives, pins or mutes a chat: the session
+    /// hears it as WhatsApp's app-state sync tells linked devices.
+    pub async fn phone_changes_chat(
+        &self,
+        session: &str,
+        chat: &Jid,
+        change: ChatChange,
+    ) -> EngineResult<()> {
+        self.chat_exists(session, chat)?;
+        let events = Self::slot(&mut self.world(), session)?.events.clone();
+        let _ = events.send(EngineEvent::ChatChanged { chat: chat.clone(), change }).await;
+        Ok(())
+    }
+
     /// Someone messages the session.
     pub async fn inject(&self, session: &str, inbound: &Inbound) -> EngineResult<IncomingMessage> {
         let body = if let Some(poll) = &inbound.poll {

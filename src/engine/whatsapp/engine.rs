@@ -391,6 +391,32 @@ impl Engine for WhatsAppEngine {
         }
         Ok(())
     }
+
+    async fn set_chat(&self, chat: &Jid, change: &ChatChange) -> EngineResult<()> {
+        let client = self.client().await?;
+        let actions = client.chat_actions();
+        let target = wjid(chat)?;
+        let failed = |e: whatsapp_rust::AppStateError| EngineError::Internal(e.to_string());
+        match change.archived {
+            Some(true) => actions.archive_chat(&target, None).await.map_err(failed)?,
+            Some(false) => actions.unarchive_chat(&target, None).await.map_err(failed)?,
+            None => {}
+        }
+        match change.pinned {
+            Some(true) => actions.pin_chat(&target).await.map_err(failed)?,
+            Some(false) => actions.unpin_chat(&target).await.map_err(failed)?,
+            None => {}
+        }
+        match change.mute {
+            Some(Mute::Off) => actions.unmute_chat(&target).await.map_err(failed)?,
+            Some(Mute::Forever) => actions.mute_chat(&target).await.map_err(failed)?,
+            Some(Mute::Until(at)) => {
+                actions.mute_chat_until(&target, at.timestamp_millis()).await.map_err(failed)?
+            }
+            None => {}
+        }
+        Ok(())
+    }
 }
 
 fn chat_state(state: ChatState) -> ChatStateType {

@@ -4,9 +4,10 @@
 //! understands `EngineEvent`. Each translation here takes the crate's event
 //! and what it cannot know by itself (the account, the clock) and returns
 //! zero or more gateway events, so it is tested offline by building the
-//! crate's own types. Events the gateway has no use for (app-state sync,
+//! crate's own types. Events the gateway has no use for (other app-state sync,
 //! newsletter updates, history sync) map to nothing; history sync is not
-//! imported into the message log. Calls are translated in `calls.rs`.
+//! imported into the message log. Of the app-state changes, archive, pin and
+//! mute of a chat are translated. Calls are translated in `calls.rs`.
 
 use chrono::{DateTime, Duration, Utc};
 use whatsapp_rust::prelude::wa;
@@ -109,10 +110,40 @@ pub fn translate(event: &Event, cx: &Context) -> Vec<EngineEvent> {
             .map(|from| EngineEvent::Presence { from, available: !p.unavailable })
             .into_iter()
             .collect(),
+        Event::ArchiveUpdate(u) => {
+            chat_changed(&u.jid, ChatChange { archived: u.action.archived, ..Default::default() })
+        }
+        Event::PinUpdate(u) => {
+            chat_changed(&u.jid, ChatChange { pinned: u.action.pinned, ..Default::default() })
+        }
+        Event::MuteUpdate(u) => {
+            chat_changed(&u.jid, ChatChange { mute: Some(mute(&u.action)), ..Default::default() })
+        }
         Event::IncomingCall(c) => super::calls::offer(c).into_iter().collect(),
         Event::MissedCall(c) => super::calls::missed(c).into_iter().collect(),
         Event::CallEndedElsewhere(c) => super::calls::ended_elsewhere(c).into_iter().collect(),
         _ => Vec::new(),
+    }
+}
+
+/// A chat setting changed on another device; nothing when nothing is said
+/// or the chat is not one the gateway models.
+fn chat_changed(chat: &whatsapp_rust::Jid, change: ChatChange) -> Vec<EngineEvent> {
+    match jid(chat) {
+        Some(chat) if !change.is_empty() => vec![EngineEvent::ChatChanged { chat, change }],
+        _ => Vec::new(),
+    }
+}
+
+/// WhatsApp's mute: an end time in milliseconds, -1 for always, 0 (or
+/// `muted` false) for not muted.
+fn mute(action: &wa::sync_action_value::MuteAction) -> Mute {
+    match (action.muted, action.mute_end_timestamp) {
+        (Some(false), _) | (_, Some(0)) => Mute::Off,
+        (_, Some(end)) if end < 0 => Mute::Forever,
+        (_, Some(end)) => DateTime::from_timestamp_millis(end).map_or(Mute::Forever, Mute::Until),
+        (Some(true), None) => Mute::Forever,
+        (None, None) => Mute::Off,
     }
 }
 

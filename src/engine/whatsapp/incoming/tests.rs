@@ -547,3 +547,63 @@ fn typing_recording_and_presence() {
         EngineEvent::Presence { from: gjid("491702220000@s.whatsapp.net"), available: true }
     );
 }
+
+#[test]
+fn archive_pin_and_mute_from_the_phone() {
+    let at = Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).unwrap();
+    let chat = "491709876543@s.whatsapp.net";
+    let changed = |event: Event| match only(translate(&event, &cx())) {
+        EngineEvent::ChatChanged { chat: c, change } => {
+            assert_eq!(c, gjid(chat));
+            change
+        }
+        other => panic!("{other:?}"),
+    };
+    let archive = ev::ArchiveUpdate::builder()
+        .jid(wjid(chat))
+        .timestamp(at)
+        .action(Box::new(wa::sync_action_value::ArchiveChatAction {
+            archived: Some(true),
+            ..Default::default()
+        }))
+        .from_full_sync(false)
+        .build();
+    assert_eq!(
+        changed(Event::ArchiveUpdate(archive)),
+        ChatChange { archived: Some(true), ..Default::default() }
+    );
+    let pin = ev::PinUpdate::builder()
+        .jid(wjid(chat))
+        .timestamp(at)
+        .action(Box::new(wa::sync_action_value::PinAction { pinned: Some(false) }))
+        .from_full_sync(false)
+        .build();
+    assert_eq!(changed(Event::PinUpdate(pin)), ChatChange { pinned: Some(false), ..Default::default() });
+    let mute = |muted: Option<bool>, end: Option<i64>| {
+        let update = ev::MuteUpdate::builder()
+            .jid(wjid(chat))
+            .timestamp(at)
+            .action(Box::new(wa::sync_action_value::MuteAction {
+                muted,
+                mute_end_timestamp: end,
+                ..Default::default()
+            }))
+            .from_full_sync(false)
+            .build();
+        changed(Event::MuteUpdate(update)).mute.unwrap()
+    };
+    let end = at + Duration::hours(8);
+    assert_eq!(mute(Some(true), Some(end.timestamp_millis())), Mute::Until(end));
+    assert_eq!(mute(Some(true), Some(-1)), Mute::Forever);
+    assert_eq!(mute(Some(true), None), Mute::Forever);
+    assert_eq!(mute(Some(false), Some(0)), Mute::Off);
+    assert_eq!(mute(Some(false), Some(end.timestamp_millis())), Mute::Off);
+    // An archive that says nothing is no change.
+    let silent = ev::ArchiveUpdate::builder()
+        .jid(wjid(chat))
+        .timestamp(at)
+        .action(Box::new(wa::sync_action_value::ArchiveChatAction::default()))
+        .from_full_sync(true)
+        .build();
+    assert!(translate(&Event::ArchiveUpdate(silent), &cx()).is_empty());
+}
