@@ -23,7 +23,7 @@ pub fn router() -> Router<AppState> {
         ("message_id" = String, Path, description = "Gateway or WhatsApp id of the poll")),
     responses(
         (status = 200, description = "The poll and its votes", body = PollResults),
-        (status = 404, description = "No such session or message", body = ErrorResponse),
+        (status = 404, description = "No such session or message, or a poll whose options were not kept", body = ErrorResponse),
         (status = 409, description = "The message is not a poll, or the poll has not been sent yet", body = ErrorResponse,
             example = json!({"error": {"code": "poll_not_sent", "message": "poll 0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f has not been sent yet", "request_id": "0192f0c4-6b55-7d1e-9b8e-3f1a2c4d5e6f"}})),
     ),
@@ -43,8 +43,11 @@ pub async fn poll(
             format!("message {} is a {} message, not a poll", log.message_id, log.message_type),
         ));
     }
-    Err(Error::conflict(
-        "poll_not_sent",
-        format!("poll {} has not been sent yet (status {})", log.message_id, log.status),
-    ))
+    if log.direction == "outgoing" && log.sent_at.is_none() {
+        return Err(Error::conflict(
+            "poll_not_sent",
+            format!("poll {} has not been sent yet (status {})", log.message_id, log.status),
+        ));
+    }
+    Err(Error::not_found("poll_not_found", format!("the options of poll {} were not kept", log.message_id)))
 }

@@ -46,8 +46,11 @@ pub async fn resolve(
             (IncomingMessage { body, ..m.clone() }, Some(poll))
         }
         Ok(None) => {
+            // Without the options the choice cannot be named, and an empty
+            // choice would read as a vote taken back.
             counted("unknown_poll");
-            (m.clone(), None)
+            let reason = format!("a vote on poll {target}, which this session does not know");
+            (IncomingMessage { body: IncomingBody::Unsupported { reason }, ..m.clone() }, None)
         }
         Err(e) => {
             counted("failed");

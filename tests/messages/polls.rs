@@ -97,12 +97,30 @@ async fn a_sent_poll_counts_each_voters_latest_choice(backend: Backend) {
     assert_eq!((&event["selected"], &event["retracted"]), (&json!([]), &json!(true)));
     assert_eq!(standing(&app, "a", &id).await, (counts(&[("Pizza", 0), ("Sushi", 0), ("Tacos", 0)]), 0));
 
+    // A vote on a poll the session does not keep cannot be named: it is
+    // logged as such, never as a vote taken back.
+    let removed = match app.state.store.pool() {
+        wa_gateway::store::Pool::Sqlite(p) => {
+            sqlx::query("DELETE FROM polls").execute(p).await.unwrap().rows_affected()
+        }
+        wa_gateway::store::Pool::Postgres(p) => {
+            sqlx::query("DELETE FROM polls").execute(p).await.unwrap().rows_affected()
+        }
+    };
+    assert_eq!(removed, 1);
+    voted(&app, "a", &id, "491706920002", &["Pizza"]).await;
+    let unknown = wait_incoming(&app, "a", 4).await["data"][0].clone();
+    assert_eq!((&unknown["type"], &unknown["preview"]), (&json!("unsupported"), &Value::Null), "{unknown}");
+    let res = app.authed(Method::GET, &format!("/sessions/a/messages/{id}/poll")).send().await.unwrap();
+    assert_error(res, 404, "poll_not_found").await;
+
     // Every vote is a message in the log, its choice as the preview.
-    let log = wait_incoming(&app, "a", 3).await;
+    let log = wait_incoming(&app, "a", 4).await;
     let votes: Vec<(&str, &str)> = log["data"]
         .as_array()
         .unwrap()
         .iter()
+        .skip(1)
         .map(|m| (m["type"].as_str().unwrap(), m["preview"].as_str().unwrap_or("")))
         .collect();
     assert_eq!(votes, [("poll_vote", ""), ("poll_vote", "Sushi"), ("poll_vote", "Pizza, Tacos")], "{log}");
