@@ -144,7 +144,7 @@ pub fn tally(poll: &Poll, votes: &[PollVote]) -> PollResults {
         selectable: poll.poll.selectable,
         options,
         voters,
-        updated_at: votes.iter().map(|v| v.voted_at).max().unwrap_or(poll.created_at).max(poll.created_at),
+        updated_at: votes.iter().map(|v| v.voted_at).fold(poll.created_at, DateTime::max),
     }
 }
 

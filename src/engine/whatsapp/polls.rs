@@ -1,11 +1,11 @@
 //! Poll votes on the real engine: keeping each poll's secret, reading votes.
 //!
 //! A vote travels encrypted with a key derived from the poll's 32-byte
-//! secret, the poll's id, its creator and the voter. The secret comes back
-//! from the crate's `polls().create` for a poll this session sends, and
-//! inside a received poll (`messageContextInfo.messageSecret`, also a poll
-//! this account sent from the phone); both are kept in the key store under
-//! the poll's id. A vote names its poll by a message key, from which the
+//! secret, the poll's id, its creator and the voter. The engine makes the
+//! secret of a poll this session sends (`KeyStore::poll_secret_for_send`),
+//! and a received poll carries its own (`messageContextInfo.messageSecret`,
+//! also a poll this account sent from the phone); both are kept in the key
+//! store under the poll's id. A vote names its poll by a message key, from which the
 //! creator follows: the key's participant in a group, else the voter when
 //! the voter created it, else this account, addressed the way the voter is
 //! (phone number or LID), as WhatsApp Web derives it.
@@ -31,6 +31,17 @@ pub struct EncryptedVote<'a> {
     pub iv: &'a [u8],
     /// The voter's clock, milliseconds (orders a voter's votes).
     pub sent_ms: Option<i64>,
+}
+
+impl EncryptedVote<'_> {
+    fn ciphertext(&self) -> PollVoteCiphertext<'_> {
+        PollVoteCiphertext { enc_payload: self.payload, enc_iv: self.iv }
+    }
+}
+
+/// The crate's option hashes as fixed-size arrays (other lengths cannot be hashes).
+fn hashes32(hashes: Vec<Vec<u8>>) -> Vec<[u8; 32]> {
+    hashes.into_iter().filter_map(|h| <[u8; 32]>::try_from(h.as_slice()).ok()).collect()
 }
 
 /// The encrypted vote a message carries, if it is one.
@@ -85,16 +96,15 @@ pub fn decrypt(
     creator: &WaJid,
     voter: &WaJid,
 ) -> Result<Vec<[u8; 32]>, String> {
-    let ciphertext = PollVoteCiphertext { enc_payload: vote.payload, enc_iv: vote.iv };
     let hashes = wacore::poll::decrypt_poll_vote_with_secret(
-        ciphertext,
+        vote.ciphertext(),
         secret,
         vote.poll_id,
         &creator.to_non_ad_string(),
         &voter.to_non_ad_string(),
     )
     .map_err(|e| e.to_string())?;
-    Ok(hashes.into_iter().filter_map(|h| <[u8; 32]>::try_from(h.as_slice()).ok()).collect())
+    Ok(hashes32(hashes))
 }
 
 /// Keeps a received poll's secret and reads a received vote, in place of the
@@ -154,15 +164,12 @@ async fn read_vote(
         // The voter may have moved between addressings (phone number, LID)
         // since the poll was made; the crate retries under the other one
         // when it knows the mapping.
-        Err(_) => {
-            let ciphertext = PollVoteCiphertext { enc_payload: vote.payload, enc_iv: vote.iv };
-            let hashes = client
-                .polls()
-                .decrypt_vote(ciphertext, &secret, vote.poll_id, &creator, voter)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(hashes.into_iter().filter_map(|h| <[u8; 32]>::try_from(h.as_slice()).ok()).collect())
-        }
+        Err(_) => client
+            .polls()
+            .decrypt_vote(vote.ciphertext(), &secret, vote.poll_id, &creator, voter)
+            .await
+            .map(hashes32)
+            .map_err(|e| e.to_string()),
     }
 }
 
