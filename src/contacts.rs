@@ -2,7 +2,10 @@
 //! number on WhatsApp", per session, for a TTL. Checking the same numbers
 //! again and again is what gets senders flagged, so repeats are answered
 //! here; events that prove an answer (a message from the number, a send
-//! refused as not on WhatsApp) update it at once.
+//! refused as not on WhatsApp) update it at once. Their names are in
+//! `book.rs`.
+
+pub mod book;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -107,6 +107,7 @@ impl AppState {
             checks: contact_checks.clone(),
             store: store.clone(),
             max_attempts: config.messages.max_attempts,
+            push_names: Default::default(),
         };
         let mut sessions = SessionManager::new(store.clone(), hub, config.sessions.clone())
             .with_message_sink(Arc::new(tracker));

@@ -1,6 +1,7 @@
 //! `/sessions/{id}/chats…` and presence: the chats an account has (from the
 //! message log: newest message and unread count, with each chat's settings
-//! from `chat_settings.rs`), marking a chat read,
+//! from `chat_settings.rs` and the person's name from the address book),
+//! marking a chat read,
 //! typing indicators, and online/offline presence.
 
 use axum::Router;
@@ -36,6 +37,10 @@ pub fn router() -> Router<AppState> {
 pub struct ChatView {
     #[schema(example = "491701234567@s.whatsapp.net")]
     pub chat: String,
+    /// The person's name as saved in the address book, else the name they
+    /// chose (see `/sessions/{id}/contacts`); null when unknown and for groups.
+    #[schema(example = "Ada Lovelace")]
+    pub name: Option<String>,
     /// Received messages not marked read yet.
     pub unread: i64,
     pub archived: bool,
@@ -47,9 +52,10 @@ pub struct ChatView {
 }
 
 impl ChatView {
-    fn new(c: ChatSummary, settings: ChatSettingsView) -> Self {
+    fn new(c: ChatSummary, settings: ChatSettingsView, name: Option<String>) -> Self {
         Self {
             chat: c.last.chat_jid.clone(),
+            name,
             unread: c.unread,
             archived: settings.archived,
             pinned: settings.pinned,
@@ -119,6 +125,14 @@ pub async fn list(
         .iter()
         .map(|s| (s.chat_jid.clone(), ChatSettingsView::new(s, now)))
         .collect();
+    let mut names: std::collections::HashMap<String, String> = state
+        .store
+        .contacts
+        .get_many(&session, &chats)
+        .await?
+        .into_iter()
+        .filter_map(|c| c.name.or(c.push_name).map(|n| (c.jid, n)))
+        .collect();
     let data = page
         .data
         .into_iter()
@@ -126,7 +140,8 @@ pub async fn list(
             let s = settings
                 .remove(&c.last.chat_jid)
                 .unwrap_or_else(|| ChatSettingsView::default_for(&c.last.chat_jid));
-            ChatView::new(c, s)
+            let name = names.remove(&c.last.chat_jid);
+            ChatView::new(c, s, name)
         })
         .collect();
     Ok(Json(Paginated { data, next_cursor: page.next_cursor }))

@@ -1,6 +1,7 @@
 //! `/sessions/{id}/contacts…`: whether numbers are on WhatsApp (cached, so
 //! repeated checks do not reach WhatsApp and get numbers flagged), profiles,
-//! blocking.
+//! blocking, and the address book (names saved and push names heard, from
+//! `contacts::book`).
 
 use axum::Router;
 use axum::extract::State;
@@ -8,23 +9,34 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::IntoParams;
 use utoipa::ToSchema;
 
+use super::groups::session;
 use super::messages::{engine, ensure_session};
+use super::pagination::{Paginated, page_limit};
 use super::sessions::parse_id;
+use crate::contacts::book::{self, KnownContact, Source};
 use crate::error::{ApiResult, Error, ErrorResponse};
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, Query};
+use crate::http::request_id::RequestId;
 use crate::state::AppState;
+use crate::store::ContactChange;
 use crate::wa::{Jid, NumberCheck, PhoneNumber};
 
 /// Most numbers per check.
 const MAX_NUMBERS: usize = 50;
+/// Longest name saved, in characters.
+const MAX_NAME: usize = 256;
+/// Longest search text, in characters.
+const MAX_SEARCH: usize = 100;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sessions/{id}/contacts/check", post(check))
         .route("/sessions/{id}/contacts/blocked", get(blocked))
-        .route("/sessions/{id}/contacts/{contact}", get(profile))
+        .route("/sessions/{id}/contacts", get(list))
+        .route("/sessions/{id}/contacts/{contact}", get(profile).put(save))
         .route("/sessions/{id}/contacts/{contact}/block", post(block).delete(unblock))
 }
 
@@ -113,7 +125,7 @@ pub async fn check(
     Ok(Json(views))
 }
 
-fn contact_jid(raw: &str) -> ApiResult<Jid> {
+pub(super) fn contact_jid(raw: &str) -> ApiResult<Jid> {
     Jid::parse(raw).ok().filter(|j| !j.is_group()).ok_or_else(|| {
         Error::validation("invalid contact", json!({"contact": ["a phone number or a person's JID"]}))
     })
@@ -124,6 +136,7 @@ fn contact_jid(raw: &str) -> ApiResult<Jid> {
     "about": "Hey there! I am using WhatsApp.", "picture_url": "https://pps.whatsapp.net/v/t61/…"}))]
 pub struct ContactView {
     pub jid: String,
+    /// The name saved in the account's address book.
     pub name: Option<String>,
     /// The name the person chose.
     pub push_name: Option<String>,
@@ -150,10 +163,14 @@ pub async fn profile(
     ensure_session(&state, id.as_str()).await?;
     let jid = contact_jid(&contact)?;
     let info = engine(&state, id.as_str())?.contact(&jid).await?;
+    // WhatsApp does not say how the account saved someone: the address book
+    // the gateway keeps does.
+    let known = state.store.contacts.get(id.as_str(), &info.jid.to_string()).await?;
+    let (name, push_name) = known.map_or((None, None), |c| (c.name, c.push_name));
     Ok(Json(ContactView {
         jid: info.jid.to_string(),
-        name: info.name,
-        push_name: info.push_name,
+        name: name.or(info.name),
+        push_name: info.push_name.or(push_name),
         blocked: info.blocked,
         about: info.about,
         picture_url: info.picture_url,
@@ -209,4 +226,105 @@ pub async fn unblock(
     Path((id, contact)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     set_blocked(&state, &id, &contact, false).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only contacts whose JID, saved name or push name contains this
+    /// (case-insensitive for ASCII letters).
+    #[param(example = "ada")]
+    pub search: Option<String>,
+    /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500, example = 50)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The contacts the session knows: everyone saved in its address book
+/// (through this API or on the phone) and everyone whose message carried a
+/// name, ordered by JID.
+#[utoipa::path(get, path = "/sessions/{id}/contacts", tag = "contacts",
+    params(("id" = String, Path, description = "Session id", example = "sales"), ListParams),
+    responses((status = 200, description = "Contacts", body = Paginated<KnownContact>),
+        (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 422, description = "Search text too long", body = ErrorResponse)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<Paginated<KnownContact>>> {
+    let session = session(&state, &id).await?;
+    let search = params.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if search.is_some_and(|s| s.chars().count() > MAX_SEARCH) {
+        return Err(Error::validation(
+            "invalid search",
+            json!({"search": [format!("at most {MAX_SEARCH} characters")]}),
+        ));
+    }
+    let limit = page_limit(params.limit);
+    let rows = state.store.contacts.list(&session, search, params.cursor.as_deref(), limit).await?;
+    let data: Vec<KnownContact> = rows.into_iter().map(KnownContact::from).collect();
+    Ok(Json(Paginated::new(data, limit, |c| c.jid.clone())))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Ada Lovelace", "first_name": "Ada"}))]
+pub struct SaveRequest {
+    /// The full name to save, 1–256 characters.
+    pub name: String,
+    /// A shorter name, 1–256 characters.
+    pub first_name: Option<String>,
+}
+
+impl SaveRequest {
+    pub(super) fn validate(self) -> ApiResult<(String, Option<String>)> {
+        let mut problems = serde_json::Map::new();
+        let mut check = |field: &str, value: &str| {
+            let n = value.trim().chars().count();
+            if n == 0 || n > MAX_NAME {
+                problems.insert(field.to_owned(), json!([format!("1 to {MAX_NAME} characters")]));
+            }
+        };
+        check("name", &self.name);
+        if let Some(first) = &self.first_name {
+            check("first_name", first);
+        }
+        if !problems.is_empty() {
+            return Err(Error::validation("invalid contact name", serde_json::Value::Object(problems)));
+        }
+        Ok((self.name.trim().to_owned(), self.first_name.map(|f| f.trim().to_owned())))
+    }
+}
+
+/// Save someone in the account's address book, or rename them. WhatsApp
+/// syncs the name to the account's phone and other devices.
+#[utoipa::path(put, path = "/sessions/{id}/contacts/{contact}", tag = "contacts", request_body = SaveRequest,
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("contact" = String, Path, description = "Phone number or JID", example = "491701234567")),
+    responses((status = 200, description = "Saved; the contact now", body = KnownContact),
+        (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse),
+        (status = 422, description = "Invalid contact or name, or not on WhatsApp", body = ErrorResponse)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn save(
+    State(state): State<AppState>,
+    Path((id, contact)): Path<(String, String)>,
+    request_id: Option<axum::Extension<RequestId>>,
+    Json(body): Json<SaveRequest>,
+) -> ApiResult<Json<KnownContact>> {
+    let session = session(&state, &id).await?;
+    let jid = contact_jid(&contact)?;
+    let (name, first_name) = body.validate()?;
+    engine(&state, &session)?.save_contact(&jid, &name, first_name.as_deref()).await?;
+    let change = ContactChange::Saved { name, first_name };
+    let source = (Source::Api, request_id.map(|r| r.0.0.to_string()));
+    let saved =
+        book::apply(&state.store, state.sessions.hub(), &session, &jid.to_string(), &change, source).await?;
+    saved
+        .map(Json)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("the saved contact could not be read back")))
 }

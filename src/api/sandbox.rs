@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/sandbox/sessions/{id}/calls/{call_id}/end", post(end_call))
         .route("/sandbox/sessions/{id}/polls/{poll_id}/votes", post(vote))
         .route("/sandbox/sessions/{id}/chats/{chat}", post(phone_changes_chat))
+        .route("/sandbox/sessions/{id}/contacts/{contact}", post(phone_saves_contact))
 }
 
 /// How long `link` waits for the session to report `connected`.
@@ -247,4 +248,29 @@ pub async fn phone_changes_chat(
     let change = body.change(chrono::Utc::now())?;
     network.phone_changes_chat(&session.id, &chat, change).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"chat": chat}))))
+}
+
+/// The account's phone saves someone in its address book (or renames
+/// them): the session records the name and announces `contact.updated`, as
+/// when WhatsApp syncs the change.
+#[utoipa::path(post, path = "/sandbox/sessions/{id}/contacts/{contact}", tag = "sandbox", request_body = super::contacts::SaveRequest,
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("contact" = String, Path, description = "Phone number or person's JID", example = "491701234567")),
+    responses(
+        (status = 202, description = "Sent to the session", body = Object, example = json!({"contact": "491701234567@s.whatsapp.net"})),
+        (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse),
+        (status = 422, description = "Invalid contact or name, or not on WhatsApp", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn phone_saves_contact(
+    State(state): State<AppState>,
+    Path((id, contact)): Path<(String, String)>,
+    Json(body): Json<super::contacts::SaveRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (network, session) = sandbox_session(&state, &id).await?;
+    let contact = super::contacts::contact_jid(&contact)?;
+    let (name, first_name) = body.validate()?;
+    network.phone_saves_contact(&session.id, &contact, &name, first_name.as_deref()).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"contact": contact}))))
 }

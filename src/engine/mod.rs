@@ -113,6 +113,9 @@ pub trait Engine: Send + Sync {
     /// Archives, pins or mutes a chat (or the reverse) for the account, as
     /// on the phone; the other devices of the account follow.
     async fn set_chat(&self, chat: &Jid, change: &ChatChange) -> EngineResult<()>;
+    /// Saves a person in the account's address book under `name` (or
+    /// renames them); the other devices of the account follow.
+    async fn save_contact(&self, contact: &Jid, name: &str, first_name: Option<&str>) -> EngineResult<()>;
 }
 
 /// What an engine gets from the session that owns it.

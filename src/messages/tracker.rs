@@ -19,6 +19,8 @@ pub struct Tracker {
     pub store: crate::store::Store,
     /// For messages the gateway sends by itself (a call's reject message).
     pub max_attempts: u32,
+    /// People's names, as their messages carry them.
+    pub push_names: crate::contacts::book::PushNames,
 }
 
 /// The `message.status` event of a log row.
@@ -63,6 +65,9 @@ impl MessageSink for Tracker {
     async fn incoming(&self, session_id: &str, m: &IncomingMessage) {
         if let Some(phone) = m.sender.phone().filter(|_| !m.from_me) {
             self.checks.learn(session_id, &phone, true);
+        }
+        if let Some(name) = m.push_name.as_deref().filter(|n| !m.from_me && !n.is_empty()) {
+            self.push_names.note(&self.store, &self.hub, session_id, &m.sender.to_string(), name).await;
         }
         // A vote is read against its poll before it is logged or announced.
         let (vote, read) = match &m.body {
@@ -147,6 +152,20 @@ impl MessageSink for Tracker {
             super::chat_settings::apply(&self.store, &self.hub, session_id, &chat, change, None).await
         {
             tracing::warn!(session = session_id, chat, error = %e, "could not record a chat's settings");
+        }
+    }
+
+    async fn contact_saved(&self, session_id: &str, contact: &Jid, name: &str, first_name: Option<&str>) {
+        use crate::contacts::book;
+        let change = crate::store::ContactChange::Saved {
+            name: name.to_owned(),
+            first_name: first_name.map(str::to_owned),
+        };
+        let source = (book::Source::Phone, None);
+        if let Err(e) =
+            book::apply(&self.store, &self.hub, session_id, &contact.to_string(), &change, source).await
+        {
+            tracing::warn!(session = session_id, error = %e, "could not record a saved contact");
         }
     }
 

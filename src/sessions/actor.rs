@@ -272,6 +272,11 @@ impl Actor {
                     sink.chat_changed(self.id(), &chat, &change).await;
                 }
             }
+            EngineEvent::ContactSaved { contact, name, first_name } if self.inner.sink.is_some() => {
+                if let Some(sink) = &self.inner.sink {
+                    sink.contact_saved(self.id(), &contact, &name, first_name.as_deref()).await;
+                }
+            }
             EngineEvent::PushName { push_name } => self.inner.push_name_changed(self.id(), &push_name).await,
             EngineEvent::Call(call) => self.on_call(call).await,
             EngineEvent::CallEnded(end) => {

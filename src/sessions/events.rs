@@ -29,6 +29,14 @@ pub trait MessageSink: Send + Sync {
     async fn reply(&self, session_id: &str, chat: &crate::wa::Jid, text: &str) -> Result<String, String>;
     /// A chat was archived, pinned or muted on another device.
     async fn chat_changed(&self, session_id: &str, chat: &crate::wa::Jid, change: &crate::wa::ChatChange);
+    /// A person was saved or renamed in the address book on another device.
+    async fn contact_saved(
+        &self,
+        session_id: &str,
+        contact: &crate::wa::Jid,
+        name: &str,
+        first_name: Option<&str>,
+    );
 }
 
 /// One event, as webhooks receive it.

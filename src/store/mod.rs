@@ -8,14 +8,15 @@
 //! - `checkpoint.rs` SQLite WAL checkpoints in the background;
 //! - `gate.rs`, `writer.rs`, `script.rs` SQLite's one writer: turns, its held
 //!   connection, and transactions in one hand-off;
-//! - `polls.rs`, `chats.rs` polls and votes, per-chat settings (repositories
-//!   of their own, both databases);
+//! - `polls.rs`, `chats.rs`, `contacts.rs` polls and votes, per-chat
+//!   settings, contacts' names (repositories of their own, both databases);
 //! - `migrate.rs` reversible migrations from `migrations/<backend>/`.
 
 mod backend;
 mod chats;
 mod checkpoint;
 mod connect;
+mod contacts;
 mod gate;
 pub mod migrate;
 pub mod models;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 pub use backend::SqlBackend;
 pub use chats::{ChatSettings, ChatSettingsChange, ChatSettingsRepo};
 pub use connect::{connect, ensure_private_dir};
+pub use contacts::{Contact, ContactChange, ContactRepo};
 pub use gate::{Class as GateClass, Turn, WriteGate};
 pub use models::*;
 pub use polls::{NewPoll, Poll, PollRepo, PollVote};
@@ -88,6 +90,7 @@ pub struct Store {
     pub idempotency: Arc<dyn IdempotencyRepo>,
     pub polls: Arc<dyn PollRepo>,
     pub chats: Arc<dyn ChatSettingsRepo>,
+    pub contacts: Arc<dyn ContactRepo>,
     probe: Arc<dyn Probe>,
     /// Bumped by every subscription change made through this store.
     webhooks_version: Arc<std::sync::atomic::AtomicU64>,
@@ -129,7 +132,11 @@ impl Store {
                     Arc::new(SqlBackend::new(p.clone()).with_writer(gate.clone(), writer.clone())),
                     (Pool::Sqlite(p.clone()), Some(writer)),
                     gate,
-                    (Arc::new(polls::SqlPolls::new(p.clone())), Arc::new(chats::SqlChats::new(p))),
+                    (
+                        Arc::new(polls::SqlPolls::new(p.clone())),
+                        Arc::new(chats::SqlChats::new(p.clone())),
+                        Arc::new(contacts::SqlContacts::new(p)),
+                    ),
                 )
             }
             Pool::Postgres(p) => Self::from_backend(
@@ -137,7 +144,11 @@ impl Store {
                 Arc::new(SqlBackend::new(p.clone())),
                 (Pool::Postgres(p.clone()), None),
                 WriteGate::open(),
-                (Arc::new(polls::SqlPolls::new(p.clone())), Arc::new(chats::SqlChats::new(p))),
+                (
+                    Arc::new(polls::SqlPolls::new(p.clone())),
+                    Arc::new(chats::SqlChats::new(p.clone())),
+                    Arc::new(contacts::SqlContacts::new(p)),
+                ),
             ),
         }
     }
@@ -147,7 +158,7 @@ impl Store {
         backend: Arc<B>,
         (pool, writer): (Pool, Option<Writer<sqlx::Sqlite>>),
         gate: WriteGate,
-        (polls, chats): (Arc<dyn PollRepo>, Arc<dyn ChatSettingsRepo>),
+        (polls, chats, contacts): (Arc<dyn PollRepo>, Arc<dyn ChatSettingsRepo>, Arc<dyn ContactRepo>),
     ) -> Self
     where
         B: SessionRepo
@@ -174,6 +185,7 @@ impl Store {
             idempotency: backend.clone(),
             polls,
             chats,
+            contacts,
             probe: backend,
             webhooks_version,
             pool,

@@ -90,6 +90,13 @@ pub enum EngineEvent {
         chat: Jid,
         change: ChatChange,
     },
+    /// A person was saved or renamed in the account's address book on
+    /// another device.
+    ContactSaved {
+        contact: Jid,
+        name: String,
+        first_name: Option<String>,
+    },
 }
 
 impl EngineEvent {
@@ -110,6 +117,7 @@ impl EngineEvent {
             EngineEvent::Call(_) => "call.received",
             EngineEvent::CallEnded(_) => "call.ended",
             EngineEvent::ChatChanged { .. } => "chat.updated",
+            EngineEvent::ContactSaved { .. } => "contact.updated",
         }
     }
 }

@@ -48,6 +48,7 @@ pub const CATALOGUE: &[&str] = &[
     "group.participants",
     "chat.state",
     "chat.updated",
+    "contact.updated",
     "presence.update",
     "session.push_name",
 ];

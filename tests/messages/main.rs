@@ -8,6 +8,7 @@ mod support;
 #[allow(dead_code)]
 mod helpers;
 
+mod address_book;
 mod batches;
 mod calls;
 mod chat_settings;

@@ -804,3 +804,52 @@ pub async fn chat_settings_change_only_what_is_given(store: Store) {
     assert!(chats.get_many("s", &wanted).await.unwrap().is_empty());
     assert_eq!(chats.get_many("other", &wanted).await.unwrap().len(), 1);
 }
+
+/// A contact's saved name and push name change independently; a change
+/// that changes nothing writes nothing and returns None; the listing is by
+/// JID, searchable with wildcards taken literally, scoped to its session,
+/// and the session takes its contacts along.
+pub async fn contacts_change_only_when_different(store: Store) {
+    session(&store, "s").await;
+    session(&store, "other").await;
+    let book = &store.contacts;
+    let (a, b, c) =
+        ("491701111111@s.whatsapp.net", "491702222222@s.whatsapp.net", "491703333333@s.whatsapp.net");
+    let push = |n: &str| ContactChange::PushName(n.to_owned());
+    let saved = |n: &str, f: Option<&str>| ContactChange::Saved {
+        name: n.to_owned(),
+        first_name: f.map(str::to_owned),
+    };
+
+    let first = book.apply("s", a, &push("Ada")).await.unwrap().expect("a new contact is a change");
+    assert_eq!((first.name.as_deref(), first.push_name.as_deref()), (None, Some("Ada")));
+    assert!(book.apply("s", a, &push("Ada")).await.unwrap().is_none(), "the same push name again");
+    let named = book.apply("s", a, &saved("Ada Lovelace", Some("Ada"))).await.unwrap().unwrap();
+    assert_eq!(
+        (named.name.as_deref(), named.first_name.as_deref(), named.push_name.as_deref()),
+        (Some("Ada Lovelace"), Some("Ada"), Some("Ada"))
+    );
+    assert!(book.apply("s", a, &saved("Ada Lovelace", Some("Ada"))).await.unwrap().is_none());
+    // Dropping the first name is a change.
+    let renamed = book.apply("s", a, &saved("Ada Lovelace", None)).await.unwrap().unwrap();
+    assert_eq!((renamed.first_name, renamed.push_name.as_deref()), (None, Some("Ada")));
+    assert_eq!(book.get("s", a).await.unwrap().unwrap().updated_at, renamed.updated_at);
+
+    book.apply("s", c, &saved("100% Carol_", None)).await.unwrap().unwrap();
+    book.apply("s", b, &push("bob")).await.unwrap().unwrap();
+    book.apply("other", a, &push("Someone else")).await.unwrap().unwrap();
+    let jids = |v: Vec<Contact>| v.into_iter().map(|c| c.jid).collect::<Vec<_>>();
+    assert_eq!(jids(book.list("s", None, None, 10).await.unwrap()), [a, b, c]);
+    assert_eq!(jids(book.list("s", None, Some(a), 1).await.unwrap()), [b]);
+    assert_eq!(jids(book.list("s", Some("BOB"), None, 10).await.unwrap()), [b]);
+    assert_eq!(jids(book.list("s", Some("lovelace"), None, 10).await.unwrap()), [a]);
+    assert_eq!(jids(book.list("s", Some("0%"), None, 10).await.unwrap()), [c]);
+    assert_eq!(jids(book.list("s", Some("l_"), None, 10).await.unwrap()), [c]);
+    assert!(book.list("s", Some("a%b"), None, 10).await.unwrap().is_empty());
+    assert_eq!(jids(book.list("s", Some("2222"), None, 10).await.unwrap()), [b]);
+    let wanted = vec![a.to_owned(), "491709999999@s.whatsapp.net".to_owned()];
+    assert_eq!(jids(book.get_many("s", &wanted).await.unwrap()), [a]);
+    assert!(store.sessions.delete("s").await.unwrap());
+    assert!(book.list("s", None, None, 10).await.unwrap().is_empty());
+    assert_eq!(book.get("other", a).await.unwrap().unwrap().push_name.as_deref(), Some("Someone else"));
+}

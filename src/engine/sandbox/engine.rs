@@ -147,4 +147,8 @@ impl Engine for SandboxEngine {
     async fn set_chat(&self, chat: &Jid, _change: &ChatChange) -> EngineResult<()> {
         self.network.chat_exists(&self.session, chat)
     }
+
+    async fn save_contact(&self, contact: &Jid, _name: &str, _first_name: Option<&str>) -> EngineResult<()> {
+        self.network.can_save_contact(&self.session, contact)
+    }
 }

@@ -417,6 +417,19 @@ impl Engine for WhatsAppEngine {
         }
         Ok(())
     }
+
+    async fn save_contact(&self, contact: &Jid, name: &str, first_name: Option<&str>) -> EngineResult<()> {
+        let client = self.client().await?;
+        let target = wjid(contact)?;
+        client
+            .chat_actions()
+            .save_contact(&target, Some(name.to_owned()), first_name.map(str::to_owned), true)
+            .await
+            .map_err(|e| match e {
+                whatsapp_rust::AppStateError::InvalidRequest(detail) => EngineError::Invalid(detail),
+                e => EngineError::Internal(e.to_string()),
+            })
+    }
 }
 
 fn chat_state(state: ChatState) -> ChatStateType {

@@ -7,7 +7,7 @@
 //! crate's own types. Events the gateway has no use for (other app-state sync,
 //! newsletter updates, history sync) map to nothing; history sync is not
 //! imported into the message log. Of the app-state changes, archive, pin and
-//! mute of a chat are translated. Calls are translated in `calls.rs`.
+//! mute of a chat and saved contacts are translated. Calls are translated in `calls.rs`.
 
 use chrono::{DateTime, Duration, Utc};
 use whatsapp_rust::prelude::wa;
@@ -119,6 +119,7 @@ pub fn translate(event: &Event, cx: &Context) -> Vec<EngineEvent> {
         Event::MuteUpdate(u) => {
             chat_changed(&u.jid, ChatChange { mute: Some(mute(&u.action)), ..Default::default() })
         }
+        Event::ContactUpdate(u) => contact_saved(&u.jid, &u.action).into_iter().collect(),
         Event::IncomingCall(c) => super::calls::offer(c).into_iter().collect(),
         Event::MissedCall(c) => super::calls::missed(c).into_iter().collect(),
         Event::CallEndedElsewhere(c) => super::calls::ended_elsewhere(c).into_iter().collect(),
@@ -133,6 +134,21 @@ fn chat_changed(chat: &whatsapp_rust::Jid, change: ChatChange) -> Vec<EngineEven
         Some(chat) if !change.is_empty() => vec![EngineEvent::ChatChanged { chat, change }],
         _ => Vec::new(),
     }
+}
+
+/// A contact saved or renamed on another device, under its phone-number
+/// address when the sync names both; nothing without a name (a contact
+/// known only by username) or for an address the gateway does not model.
+fn contact_saved(
+    contact: &whatsapp_rust::Jid,
+    action: &wa::sync_action_value::ContactAction,
+) -> Option<EngineEvent> {
+    let nonempty =
+        |n: &Option<String>| n.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
+    let name = nonempty(&action.full_name).or_else(|| nonempty(&action.first_name))?;
+    let pn = action.pn_jid.as_deref().filter(|_| contact.is_lid()).and_then(|pn| Jid::parse(pn).ok());
+    let contact = pn.or_else(|| jid(contact)).filter(|j| !j.is_group())?;
+    Some(EngineEvent::ContactSaved { contact, name, first_name: nonempty(&action.first_name) })
 }
 
 /// WhatsApp's mute: an end time in milliseconds, -1 for always, 0 (or

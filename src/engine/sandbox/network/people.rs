@@ -140,6 +140,39 @@ impl SandboxNetwork {
         Ok(())
     }
 
+    /// Only people on WhatsApp can be saved (WhatsApp keys its contact sync
+    /// by phone number).
+    pub(crate) fn can_save_contact(&self, session: &str, jid: &Jid) -> EngineResult<()> {
+        let world = self.world();
+        Self::online(&world, session)?;
+        let phone =
+            jid.phone().ok_or_else(|| EngineError::Invalid("only phone numbers can be saved".into()))?;
+        if phone.as_str().starts_with("999") {
+            return Err(EngineError::NotOnWhatsApp(phone.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The account's phone saves or renames someone: the session hears it
+    /// as WhatsApp's app-state sync tells linked devices.
+    pub async fn phone_saves_contact(
+        &self,
+        session: &str,
+        contact: &Jid,
+        name: &str,
+        first_name: Option<&str>,
+    ) -> EngineResult<()> {
+        self.can_save_contact(session, contact)?;
+        let events = Self::slot(&mut self.world(), session)?.events.clone();
+        let event = EngineEvent::ContactSaved {
+            contact: contact.clone(),
+            name: name.to_owned(),
+            first_name: first_name.map(str::to_owned),
+        };
+        let _ = events.send(event).await;
+        Ok(())
+    }
+
     /// The account changes its own profile; a new name is kept with its
     /// credentials (it survives restarts) and reported as `PushName`.
     pub(crate) async fn set_profile(&self, session: &str, change: &ProfileChange) -> EngineResult<()> {

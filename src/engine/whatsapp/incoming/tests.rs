@@ -607,3 +607,45 @@ fn archive_pin_and_mute_from_the_phone() {
         .build();
     assert!(translate(&Event::ArchiveUpdate(silent), &cx()).is_empty());
 }
+
+#[test]
+fn contacts_saved_on_the_phone() {
+    let at = Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).unwrap();
+    let saved = |contact: &str, action: wa::sync_action_value::ContactAction| {
+        let update = ev::ContactUpdate::builder()
+            .jid(wjid(contact))
+            .timestamp(at)
+            .action(Box::new(action))
+            .from_full_sync(true)
+            .build();
+        translate(&Event::ContactUpdate(update), &cx())
+    };
+    let action =
+        |full: Option<&str>, first: Option<&str>, pn: Option<&str>| wa::sync_action_value::ContactAction {
+            full_name: full.map(str::to_owned),
+            first_name: first.map(str::to_owned),
+            pn_jid: pn.map(str::to_owned),
+            ..Default::default()
+        };
+    let ada = "491709876543@s.whatsapp.net";
+    assert_eq!(
+        only(saved(ada, action(Some(" Ada Lovelace "), Some("Ada"), None))),
+        EngineEvent::ContactSaved {
+            contact: gjid(ada),
+            name: "Ada Lovelace".into(),
+            first_name: Some("Ada".into())
+        }
+    );
+    // Only a first name: it is the name too.
+    assert_eq!(
+        only(saved(ada, action(None, Some("Ada"), None))),
+        EngineEvent::ContactSaved { contact: gjid(ada), name: "Ada".into(), first_name: Some("Ada".into()) }
+    );
+    // Synced under the person's LID: kept under their phone number.
+    assert_eq!(
+        only(saved("100000012345678@lid", action(Some("Ada Lovelace"), None, Some(ada)))),
+        EngineEvent::ContactSaved { contact: gjid(ada), name: "Ada Lovelace".into(), first_name: None }
+    );
+    // No name (a username-only contact) is nothing to record.
+    assert!(saved(ada, action(None, Some("  "), None)).is_empty());
+}
