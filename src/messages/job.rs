@@ -33,16 +33,56 @@ pub struct TargetRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Draft {
-    Text { body: String },
-    Image { media: MediaSource, caption: Option<String> },
-    Video { media: MediaSource, caption: Option<String>, gif: bool },
-    Audio { media: MediaSource, voice: bool },
-    Document { media: MediaSource, caption: Option<String> },
-    Sticker { media: MediaSource },
-    Location { latitude: f64, longitude: f64, name: Option<String>, address: Option<String> },
-    Contact { display_name: String, vcard: String },
-    Reaction { target: TargetRef, emoji: String },
-    Poll { question: String, options: Vec<String>, selectable: u32 },
+    Text {
+        body: String,
+    },
+    Image {
+        media: MediaSource,
+        caption: Option<String>,
+    },
+    Video {
+        media: MediaSource,
+        caption: Option<String>,
+        gif: bool,
+    },
+    Audio {
+        media: MediaSource,
+        voice: bool,
+    },
+    Document {
+        media: MediaSource,
+        caption: Option<String>,
+    },
+    Sticker {
+        media: MediaSource,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+        name: Option<String>,
+        address: Option<String>,
+    },
+    Contact {
+        display_name: String,
+        vcard: String,
+    },
+    Reaction {
+        target: TargetRef,
+        emoji: String,
+    },
+    Poll {
+        question: String,
+        options: Vec<String>,
+        selectable: u32,
+    },
+    /// The session's vote on `poll` (a message of the log), from `voter`
+    /// (the account's own JID, to record the vote in its tally once sent).
+    PollVote {
+        target: TargetRef,
+        poll: String,
+        voter: Option<String>,
+        options: Vec<String>,
+    },
 }
 
 impl Draft {
@@ -71,21 +111,24 @@ impl Draft {
             Draft::Contact { .. } => "contact",
             Draft::Reaction { .. } => "reaction",
             Draft::Poll { .. } => "poll",
+            Draft::PollVote { .. } => "poll_vote",
         }
     }
 
-    pub fn preview(&self) -> Option<&str> {
-        match self {
-            Draft::Text { body } => Some(body),
+    pub fn preview(&self) -> Option<std::borrow::Cow<'_, str>> {
+        use std::borrow::Cow::Borrowed;
+        Some(match self {
+            Draft::Text { body } => Borrowed(body.as_str()),
             Draft::Image { caption, .. } | Draft::Video { caption, .. } | Draft::Document { caption, .. } => {
-                caption.as_deref()
+                Borrowed(caption.as_deref()?)
             }
-            Draft::Location { name, .. } => name.as_deref(),
-            Draft::Contact { display_name, .. } => Some(display_name),
-            Draft::Reaction { emoji, .. } => Some(emoji),
-            Draft::Poll { question, .. } => Some(question),
-            Draft::Audio { .. } | Draft::Sticker { .. } => None,
-        }
+            Draft::Location { name, .. } => Borrowed(name.as_deref()?),
+            Draft::Contact { display_name, .. } => Borrowed(display_name.as_str()),
+            Draft::Reaction { emoji, .. } => Borrowed(emoji.as_str()),
+            Draft::Poll { question, .. } => Borrowed(question.as_str()),
+            Draft::PollVote { options, .. } => std::borrow::Cow::Owned(options.join(", ")),
+            Draft::Audio { .. } | Draft::Sticker { .. } => return None,
+        })
     }
 }
 
@@ -160,6 +203,9 @@ impl SendJob {
                 options: options.clone(),
                 selectable: *selectable,
             },
+            Draft::PollVote { target: t, options, .. } => {
+                Content::PollVote { poll: target(t)?, options: options.clone() }
+            }
         };
         let message = OutgoingMessage {
             id: Some(MessageId(self.wa_id.clone())),
@@ -218,6 +264,6 @@ mod tests {
         let (_, msg) = j.to_outgoing(Some(media)).unwrap();
         assert_eq!(msg.content.kind(), "image");
         assert_eq!(j.draft.kind(), "image");
-        assert_eq!(j.draft.preview(), Some("c"));
+        assert_eq!(j.draft.preview().as_deref(), Some("c"));
     }
 }

@@ -64,7 +64,7 @@ impl Outgoing {
             wa_message_id: Some(job.wa_id.clone()),
             chat_jid: job.chat.clone(),
             message_type: job.draft.kind().to_owned(),
-            content_preview: cap_preview(job.draft.preview(), preview_chars),
+            content_preview: cap_preview(job.draft.preview().as_deref(), preview_chars),
             status: "queued".into(),
             request_id: self.request_id,
             sender_jid: None,

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::sessions::EventHub;
 use crate::store::{NewPoll, Poll, PollVote, Store, StoreResult};
 use crate::wa::poll::chosen;
-use crate::wa::{IncomingBody, IncomingMessage};
+use crate::wa::{IncomingBody, IncomingMessage, Jid, MessageId, SentMessage};
 
 /// Keeps a poll; a failure costs the reading of its votes, not the message.
 pub async fn keep(store: &Store, poll: NewPoll) {
@@ -86,6 +86,45 @@ pub async fn record(store: &Store, hub: &EventHub, session_id: &str, m: &Incomin
             tracing::warn!(session = session_id, error = %e, "could not record a poll vote");
         }
     }
+}
+
+/// Records the session's own vote, once WhatsApp took it, in its poll's
+/// tally and announces it like anyone's (`from_me` true).
+pub async fn record_own(
+    store: &Store,
+    hub: &EventHub,
+    session_id: &str,
+    (poll_message_id, voter): (&str, &str),
+    options: &[String],
+    chat: &Jid,
+    sent: &SentMessage,
+) {
+    let poll = match store.polls.get(session_id, poll_message_id).await {
+        Ok(Some(poll)) => poll,
+        Ok(None) => return,
+        Err(e) => {
+            counted("failed");
+            tracing::warn!(session = session_id, error = %e, "could not look up the poll of an own vote");
+            return;
+        }
+    };
+    let Ok(voter) = Jid::parse(voter) else { return };
+    let m = IncomingMessage {
+        id: sent.id.clone(),
+        chat: chat.clone(),
+        sender: voter,
+        from_me: true,
+        push_name: None,
+        timestamp: sent.timestamp,
+        body: IncomingBody::PollVote {
+            target: MessageId(poll.poll.wa_message_id.clone()),
+            hashes: Vec::new(),
+            selected: options.to_vec(),
+        },
+        quoted: None,
+        mentions: Vec::new(),
+    };
+    record(store, hub, session_id, &m, &poll).await;
 }
 
 /// One option's standing.

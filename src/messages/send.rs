@@ -191,6 +191,10 @@ impl SendHandler {
             };
             super::polls::keep(&self.store, poll).await;
         }
+        if let super::Draft::PollVote { poll, voter: Some(voter), options, .. } = &job.draft {
+            let (store, hub) = (&self.store, &self.hub);
+            super::polls::record_own(store, hub, &job.session_id, (poll, voter), options, &chat, &sent).await;
+        }
         match self.writer.mark_sent(&job.session_id, &job.message_id, sent.id.as_str()).await {
             // A receipt that overtook the send already announced a later step.
             Ok(Some(log)) if log.status == "sent" => {

@@ -74,6 +74,11 @@ pub enum Content {
         options: Vec<String>,
         selectable: u32,
     },
+    /// This account's whole choice on a poll; empty takes its vote back.
+    PollVote {
+        poll: MessageRef,
+        options: Vec<String>,
+    },
 }
 
 impl Content {
@@ -91,6 +96,7 @@ impl Content {
             Content::Contact { .. } => "contact",
             Content::Reaction { .. } => "reaction",
             Content::Poll { .. } => "poll",
+            Content::PollVote { .. } => "poll_vote",
         }
     }
 
@@ -105,6 +111,7 @@ impl Content {
             Content::Contact { display_name, .. } => Some(display_name.as_str()),
             Content::Reaction { emoji, .. } => Some(emoji.as_str()),
             Content::Poll { question, .. } => Some(question.as_str()),
+            Content::PollVote { options, .. } => return Some(options.join(", ").chars().take(120).collect()),
             Content::Audio { .. } | Content::Sticker { .. } => None,
         }?;
         Some(text.chars().take(120).collect())

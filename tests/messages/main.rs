@@ -18,6 +18,7 @@ mod group_admin;
 mod groups;
 mod log;
 mod media;
+mod poll_votes;
 mod polls;
 mod profile;
 mod repair;

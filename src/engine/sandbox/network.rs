@@ -964,5 +964,11 @@ fn body_of(content: &Content, handle: Option<String>) -> IncomingBody {
             options: options.clone(),
             selectable: *selectable,
         },
+        // As on WhatsApp, a vote names its options by their hashes.
+        Content::PollVote { poll, options } => IncomingBody::PollVote {
+            target: poll.id.clone(),
+            hashes: options.iter().map(|o| crate::wa::poll::option_hash(o)).collect(),
+            selected: Vec::new(),
+        },
     }
 }

@@ -20,6 +20,7 @@ use super::connection::{self, Live, Settings};
 use super::groups::{group_info, participant_result};
 use super::keys::KeyStore;
 use super::outgoing::{self, Plan, Uploaded};
+use super::polls;
 use crate::engine::{Engine, EngineContext, EngineError, EngineFactory, EngineResult};
 use crate::store::Pool;
 use crate::wa::*;
@@ -159,6 +160,28 @@ impl Engine for WhatsAppEngine {
                     tracing::warn!(poll = %id, error = %e, "could not keep a poll's secret");
                 }
                 id
+            }
+            Plan::Vote { poll, options: picked } => {
+                let own_pn = client.pn().ok_or(EngineError::NotConnected)?;
+                let creator = polls::creator_of(&poll, &own_pn).map_err(EngineError::Invalid)?;
+                let chat = wjid(to)?;
+                let secret = KeyStore::new(&self.pool, self.ctx.session_id.as_str())
+                    .poll_secret(poll.id.as_str(), &chat.to_non_ad_string(), &creator.to_non_ad_string())
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(|| EngineError::NotFound("the poll's secret".into()))?;
+                let voter = polls::voter_for(&creator, &own_pn, client.lid().as_ref());
+                let vote = polls::seal_vote(
+                    &poll,
+                    &creator,
+                    &voter,
+                    &secret,
+                    &picked,
+                    Utc::now().timestamp_millis(),
+                )
+                .map_err(EngineError::Internal)?;
+                let options = connection::send_options(message.id.as_ref());
+                client.send_message_with_options(chat, vote, options).await.map_err(internal)?.message_id
             }
         };
         Ok(SentMessage { id: MessageId(id), timestamp: Utc::now() })

@@ -33,6 +33,8 @@ pub enum Plan {
     Message(Box<wa::Message>),
     /// A poll, to be sealed with its secret ([`seal_poll`]) and sent as a message.
     Poll(Box<wa::Message>),
+    /// A vote, encrypted with its poll's secret (`polls::seal_vote`).
+    Vote { poll: MessageRef, options: Vec<String> },
 }
 
 /// Why a message cannot be translated.
@@ -178,6 +180,9 @@ pub fn plan(msg: &OutgoingMessage, upload: Option<&Uploaded>) -> Result<Plan, Co
                 m.poll_creation_message = MessageField::some(poll);
             }
             return Ok(Plan::Poll(Box::new(m)));
+        }
+        Content::PollVote { poll, options } => {
+            return Ok(Plan::Vote { poll: poll.clone(), options: options.clone() });
         }
     }
     Ok(Plan::Message(Box::new(m)))

@@ -8,7 +8,8 @@
 //! store under the poll's id. A vote names its poll by a message key, from which the
 //! creator follows: the key's participant in a group, else the voter when
 //! the voter created it, else this account, addressed the way the voter is
-//! (phone number or LID), as WhatsApp Web derives it.
+//! (phone number or LID), as WhatsApp Web derives it. The session's own
+//! votes are built here too (`seal_vote`), with the same secret.
 
 use whatsapp_rust::Jid as WaJid;
 use whatsapp_rust::prelude::{Client, wa};
@@ -17,7 +18,7 @@ use whatsapp_rust::wacore::types::message::MessageInfo;
 use whatsapp_rust::{PollVoteCiphertext, wacore};
 
 use super::keys::KeyStore;
-use crate::wa::{IncomingBody, IncomingMessage, MessageId};
+use crate::wa::{IncomingBody, IncomingMessage, MessageId, MessageRef};
 
 /// A vote as it arrives: which poll, and the encrypted choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +87,62 @@ pub fn creator(
     }
     let own = if voter.is_lid() { own_lid.or(own_pn) } else { own_pn.or(own_lid) };
     own.map(|j| j.to_non_ad())
+}
+
+/// Who created a poll this account votes on: itself for its own poll, the
+/// author in a group, the other person in a direct chat.
+pub fn creator_of(poll: &MessageRef, own_pn: &WaJid) -> Result<WaJid, String> {
+    let author = match (&poll.sender, poll.from_me) {
+        (_, true) => return Ok(own_pn.to_non_ad()),
+        (Some(sender), false) => sender.to_string(),
+        (None, false) => poll.chat.to_string(),
+    };
+    author.parse::<WaJid>().map(|j| j.to_non_ad()).map_err(|e| format!("{author}: {e}"))
+}
+
+/// This account as a voter, in the poll creator's addressing (its LID for a
+/// LID-addressed poll when known), as WhatsApp Web derives the vote's key.
+pub fn voter_for(creator: &WaJid, own_pn: &WaJid, own_lid: Option<&WaJid>) -> WaJid {
+    match own_lid {
+        Some(lid) if creator.is_lid() => lid.to_non_ad(),
+        _ => own_pn.to_non_ad(),
+    }
+}
+
+/// The vote message choosing `options` (empty: the vote taken back) on
+/// `poll`, encrypted as WhatsApp clients (and the crate's `polls().vote`)
+/// do, so it can go out under the gateway's own message id.
+pub fn seal_vote(
+    poll: &MessageRef,
+    creator: &WaJid,
+    voter: &WaJid,
+    secret: &[u8],
+    options: &[String],
+    now_ms: i64,
+) -> Result<wa::Message, String> {
+    let hashes: Vec<Vec<u8>> = options.iter().map(|o| crate::wa::poll::option_hash(o).to_vec()).collect();
+    let (payload, iv) = wacore::poll::encrypt_poll_vote_with_secret(
+        &hashes,
+        secret,
+        poll.id.as_str(),
+        &creator.to_non_ad_string(),
+        &voter.to_non_ad_string(),
+    )
+    .map_err(|e| e.to_string())?;
+    let update = wa::message::PollUpdateMessage {
+        poll_creation_message_key: wa::MessageKey {
+            remote_jid: Some(poll.chat.to_string()),
+            from_me: Some(poll.from_me),
+            id: Some(poll.id.as_str().to_owned()),
+            participant: poll.chat.is_group().then(|| creator.to_string()),
+        }
+        .into(),
+        vote: wa::message::PollEncValue { enc_payload: Some(payload), enc_iv: Some(iv.to_vec()) }.into(),
+        // WhatsApp Web leaves it out (an empty one is a stray field on the wire).
+        metadata: Default::default(),
+        sender_timestamp_ms: Some(now_ms),
+    };
+    Ok(wa::Message { poll_update_message: update.into(), ..Default::default() })
 }
 
 /// Decrypts a vote with its poll's secret under one addressing: the option

@@ -214,3 +214,12 @@ fn polls_are_v3_for_one_choice_and_carry_their_secret_once_sealed() {
     let secret = sealed.message_context_info.as_option().and_then(|c| c.message_secret.clone());
     assert_eq!(secret, Some(vec![9; 32]));
 }
+
+#[test]
+fn a_vote_is_planned_for_its_polls_secret() {
+    let poll = MessageRef { chat: user("4917"), id: MessageId("3EB0P".into()), from_me: false, sender: None };
+    let vote = Content::PollVote { poll: poll.clone(), options: vec!["yes".into()] };
+    assert_eq!(vote.kind(), "poll_vote");
+    assert_eq!(vote.preview().as_deref(), Some("yes"));
+    assert_eq!(plan(&msg(vote), None), Ok(Plan::Vote { poll, options: vec!["yes".into()] }));
+}

@@ -153,3 +153,57 @@ fn a_received_poll_leaves_its_secret() {
         other => panic!("{other:?}"),
     }
 }
+
+fn poll_ref(chat: &str, from_me: bool, sender: Option<&str>) -> MessageRef {
+    MessageRef {
+        chat: crate::wa::Jid::parse(chat).unwrap(),
+        id: MessageId("3EB0POLL9".into()),
+        from_me,
+        sender: sender.map(|s| crate::wa::Jid::parse(s).unwrap()),
+    }
+}
+
+#[test]
+fn own_votes_are_read_back_by_the_polls_creator() {
+    let own_pn = wjid("491701230000:7@s.whatsapp.net");
+    let options = vec!["Pizza".to_owned(), "Sushi".to_owned(), "Tacos".to_owned()];
+    // On someone's group poll: the author is the creator, named in the key.
+    let poll = poll_ref("120363025246125486@g.us", false, Some("491709876543@s.whatsapp.net"));
+    let creator = creator_of(&poll, &own_pn).unwrap();
+    assert_eq!(creator.to_string(), "491709876543@s.whatsapp.net");
+    let voter = voter_for(&creator, &own_pn, Some(&wjid("100000012345678:7@lid")));
+    assert_eq!(voter.to_string(), "491701230000@s.whatsapp.net", "a phone-number poll: the phone number");
+    let picked = vec!["Tacos".to_owned(), "Pizza".to_owned()];
+    let m = seal_vote(&poll, &creator, &voter, &SECRET, &picked, 1_796_000_000_999).unwrap();
+    let vote = vote_of(&m).expect("a vote");
+    assert_eq!(
+        (vote.poll_id, vote.participant, vote.voter_is_creator),
+        ("3EB0POLL9", Some("491709876543@s.whatsapp.net"), false)
+    );
+    assert_eq!(vote.sent_ms, Some(1_796_000_000_999));
+    // The creator's client reads it as it reads anyone's vote.
+    let read_creator = super::creator(&vote, &voter, None, None).unwrap();
+    let hashes = decrypt(&vote, &SECRET, &read_creator, &voter).unwrap();
+    assert_eq!(chosen(&options, &hashes), ["Pizza", "Tacos"]);
+    assert!(decrypt(&vote, &[8; 32], &read_creator, &voter).is_err());
+
+    // On its own direct-chat poll: this account created it; no participant.
+    let own = poll_ref("491709876543@s.whatsapp.net", true, None);
+    let creator = creator_of(&own, &own_pn).unwrap();
+    assert_eq!(creator.to_string(), "491701230000@s.whatsapp.net");
+    let m = seal_vote(&own, &creator, &voter, &SECRET, &[], 1).unwrap();
+    let vote = vote_of(&m).unwrap();
+    assert_eq!((vote.participant, vote.voter_is_creator), (None, true));
+    assert!(decrypt(&vote, &SECRET, &creator, &voter).unwrap().is_empty(), "an empty vote takes it back");
+
+    // On a direct-chat poll of the other person: they created it.
+    let theirs = poll_ref("491709876543@s.whatsapp.net", false, None);
+    assert_eq!(creator_of(&theirs, &own_pn).unwrap().to_string(), "491709876543@s.whatsapp.net");
+    // A LID-addressed poll: this account votes as its LID when it knows it.
+    let lid_creator = wjid("100000099999999@lid");
+    assert_eq!(
+        voter_for(&lid_creator, &own_pn, Some(&wjid("100000012345678:7@lid"))).to_string(),
+        "100000012345678@lid"
+    );
+    assert_eq!(voter_for(&lid_creator, &own_pn, None).to_string(), "491701230000@s.whatsapp.net");
+}
