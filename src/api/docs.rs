@@ -9,7 +9,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     batches, calls, chat_settings, chats, contacts, group_admin, groups, health, media, messages, metrics,
-    pagination, polls, profile, sandbox, schedule, session_control, sessions, templates, webhooks,
+    pagination, polls, profile, sandbox, schedule, session_control, sessions, status, templates, webhooks,
 };
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
@@ -32,7 +32,7 @@ use crate::state::AppState;
         sandbox::phone_saves_contact,
         calls::list, calls::reject, profile::get_one, profile::update, profile::set_picture, profile::remove_picture,
         messages::send, messages::list, messages::get_one, messages::status, messages::edit, messages::revoke,
-        messages::mark_read, polls::poll, polls::vote, batches::create, batches::get_one,
+        messages::mark_read, polls::poll, polls::vote, status::post_status, batches::create, batches::get_one,
         schedule::create, schedule::list, schedule::cancel, media::upload, media::get_one, media::send, media::download,
         contacts::check, contacts::profile, contacts::block, contacts::unblock, contacts::blocked,
         contacts::list, contacts::save,
@@ -55,6 +55,7 @@ use crate::state::AppState;
         crate::engine::sandbox::EndCall, crate::engine::sandbox::CallEndKind, calls::CallView, profile::ProfileView, profile::UpdateProfile,
         chat_settings::ChatUpdate, crate::messages::chat_settings::ChatSettingsView,
         crate::messages::polls::PollResults, crate::messages::polls::OptionTally, polls::VoteRequest,
+        status::StatusRequest, status::StatusType, status::StatusFont,
         messages::MessageView, messages::StatusView, messages::EditRequest, messages::ReadRequest,
         pagination::Paginated<messages::MessageView>,
         crate::messages::request::SendMessage, crate::messages::request::MessageType, crate::messages::request::MediaInput,

@@ -282,6 +282,14 @@ pub(super) async fn ensure_session(state: &AppState, session: &str) -> ApiResult
 
 /// Fills in a template and checks everything that needs no network.
 pub(super) async fn validated(state: &AppState, request: SendMessage) -> ApiResult<Validated> {
+    resolved(state, request)
+        .await?
+        .validate(state.config.messages.max_media_bytes)
+        .map_err(|details| Error::validation("the message is invalid", details))
+}
+
+/// A request with its template filled in and an upload's type and name.
+pub(super) async fn resolved(state: &AppState, request: SendMessage) -> ApiResult<SendMessage> {
     let mut request = super::templates::fill(state, request).await?;
     // An upload brings its type (from its bytes) and its file name.
     if let Some(media) = &mut request.media
@@ -299,9 +307,7 @@ pub(super) async fn validated(state: &AppState, request: SendMessage) -> ApiResu
             request.filename = info.file_name;
         }
     }
-    request
-        .validate(state.config.messages.max_media_bytes)
-        .map_err(|details| Error::validation("the message is invalid", details))
+    Ok(request)
 }
 
 /// Where a message comes from besides its body.
@@ -341,6 +347,7 @@ pub(super) async fn prepare(
         request_id,
         batch_id,
         send_at,
+        status: None,
     };
     outgoing.into_rows(config.preview_chars, config.max_attempts).map_err(|e| Error::Internal(e.into()))
 }

@@ -24,6 +24,7 @@ mod sandbox;
 mod schedule;
 mod session_control;
 mod sessions;
+mod status;
 mod templates;
 mod webhooks;
 
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(media::router(state.config.media.max_bytes))
         .merge(schedule::router(state.config.messages.max_request_bytes))
         .merge(batches::router(state.config.messages.max_request_bytes))
+        .merge(status::router(state.config.messages.max_request_bytes))
         .route_layer(middleware::from_fn_with_state(state.api_key.clone(), auth::require_api_key));
     let public = Router::new().merge(health::router()).merge(metrics::router()).merge(docs::router());
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wa::{Content, Jid, Media, MessageId, MessageRef, OutgoingMessage};
+use crate::wa::{Content, Jid, Media, MessageId, MessageRef, OutgoingMessage, StatusAudience};
 
 /// Where a media file comes from. Downloads happen at send time, through
 /// the SSRF guard, so the queue holds a URL rather than the file.
@@ -147,6 +147,19 @@ pub struct SendJob {
     /// A repeat of a message stuck at `sent` (see `repair.rs`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resend: bool,
+    /// A status update: who sees it and its look.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusJob>,
+}
+
+/// The audience and look of a status update, as queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusJob {
+    pub recipients: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_argb: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub font: Option<i32>,
 }
 
 /// Media bytes for the draft's file, resolved by the sender.
@@ -212,6 +225,14 @@ impl SendJob {
             content,
             reply_to: self.reply_to.as_ref().map(target).transpose()?,
             mentions: self.mentions.iter().map(|m| jid(m)).collect::<Result<_, _>>()?,
+            status: match &self.status {
+                Some(s) => Some(StatusAudience {
+                    recipients: s.recipients.iter().map(|r| jid(r)).collect::<Result<_, _>>()?,
+                    background_argb: s.background_argb,
+                    font: s.font,
+                }),
+                None => None,
+            },
         };
         Ok((chat, message))
     }
@@ -232,6 +253,7 @@ mod tests {
             mentions: vec!["491709999999@s.whatsapp.net".into()],
             request_id: None,
             resend: false,
+            status: None,
         }
     }
 

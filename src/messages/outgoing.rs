@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::job::{Draft, TargetRef};
+use super::job::{Draft, StatusJob, TargetRef};
 use super::tracker::cap_preview;
 use super::{QUEUE, SendJob, ids};
 use crate::queue::NewJob;
@@ -21,6 +21,8 @@ pub struct Outgoing {
     pub batch_id: Option<String>,
     /// A scheduled message: when to send it.
     pub send_at: Option<DateTime<Utc>>,
+    /// A status update's audience and look.
+    pub status: Option<StatusJob>,
 }
 
 impl Outgoing {
@@ -36,6 +38,7 @@ impl Outgoing {
             request_id: None,
             batch_id: None,
             send_at: None,
+            status: None,
         }
     }
 
@@ -56,6 +59,7 @@ impl Outgoing {
             request_id: self.request_id.clone(),
             draft: self.draft,
             resend: false,
+            status: self.status,
         };
         let log = NewMessageLog {
             session_id: self.session_id.clone(),

@@ -166,13 +166,7 @@ impl SendMessage {
         if self.mentions.len() > 256 {
             p.add("mentions", "at most 256");
         }
-        let caption = self.caption.clone().or_else(|| match self.kind {
-            MessageType::Text => None,
-            _ => self.text.clone(),
-        });
-        if caption.as_ref().is_some_and(|c| c.chars().count() > MAX_CAPTION) {
-            p.add("caption", format!("at most {MAX_CAPTION} characters"));
-        }
+        let caption = self.caption(&mut p);
         let draft = self.draft(&mut p, caption, max_media_bytes);
         if let Some(r) = &self.reply_to
             && (r.is_empty() || r.len() > 128)
@@ -183,6 +177,29 @@ impl SendMessage {
             (Some(chat), Some(draft)) if p.0.is_empty() => {
                 Ok(Validated { chat, draft, reply_to: self.reply_to, mentions })
             }
+            _ => Err(Value::Object(p.0)),
+        }
+    }
+
+    /// The caption (or the text given as one), at most `MAX_CAPTION`.
+    fn caption(&self, p: &mut Problems) -> Option<String> {
+        let caption = self.caption.clone().or_else(|| match self.kind {
+            MessageType::Text => None,
+            _ => self.text.clone(),
+        });
+        if caption.as_ref().is_some_and(|c| c.chars().count() > MAX_CAPTION) {
+            p.add("caption", format!("at most {MAX_CAPTION} characters"));
+        }
+        caption
+    }
+
+    /// Checks only the content, for messages with no `to` of their own (a
+    /// status update).
+    pub fn validate_content(self, max_media_bytes: u64) -> Result<Draft, Value> {
+        let mut p = Problems::default();
+        let caption = self.caption(&mut p);
+        match self.draft(&mut p, caption, max_media_bytes) {
+            Some(draft) if p.0.is_empty() => Ok(draft),
             _ => Err(Value::Object(p.0)),
         }
     }

@@ -782,10 +782,12 @@ macro_rules! impl_repos {
                 q.push_bind(session_id.to_owned());
                 q.push(
                     " AND chat_jid = chats.jid) FROM chats WHERE jid IS NOT NULL), \
-                     page (jid, last_id) AS (SELECT jid, last_id FROM latest",
+                     page (jid, last_id) AS (SELECT jid, last_id FROM latest \
+                     WHERE jid <> 'status@broadcast'",
                 );
+                // Status updates are not a chat (WhatsApp lists them apart).
                 if let Some(after) = page.after {
-                    q.push(" WHERE last_id < ").push_bind(after);
+                    q.push(" AND last_id < ").push_bind(after);
                 }
                 q.push(" ORDER BY last_id DESC LIMIT ").push_bind(page.sql_limit());
                 q.push(concat!(

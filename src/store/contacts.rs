@@ -49,6 +49,8 @@ pub trait ContactRepo: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<Contact>>;
+    /// Everyone saved in the address book (with a name), by JID.
+    async fn saved(&self, session_id: &str) -> StoreResult<Vec<String>>;
     /// Those of `jids` the session knows.
     async fn get_many(&self, session_id: &str, jids: &[String]) -> StoreResult<Vec<Contact>>;
 }
@@ -159,6 +161,15 @@ macro_rules! impl_contacts {
                 }
                 q.push(" ORDER BY jid LIMIT ").push_bind(i64::from(limit));
                 Ok(q.build_query_as::<Contact>().fetch_all(&self.pool).await?)
+            }
+
+            async fn saved(&self, session_id: &str) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar::<$db, String>(
+                    "SELECT jid FROM contacts WHERE session_id = $1 AND name IS NOT NULL ORDER BY jid",
+                )
+                .bind(session_id)
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn get_many(&self, session_id: &str, jids: &[String]) -> StoreResult<Vec<Contact>> {

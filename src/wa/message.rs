@@ -139,12 +139,32 @@ pub struct OutgoingMessage {
     pub content: Content,
     pub reply_to: Option<MessageRef>,
     pub mentions: Vec<Jid>,
+    /// A status update (story): sent to `status@broadcast`, seen by these.
+    pub status: Option<StatusAudience>,
 }
 
 impl OutgoingMessage {
     pub fn text(body: impl Into<String>) -> Self {
-        Self { id: None, content: Content::Text { body: body.into() }, reply_to: None, mentions: Vec::new() }
+        Self {
+            id: None,
+            content: Content::Text { body: body.into() },
+            reply_to: None,
+            mentions: Vec::new(),
+            status: None,
+        }
     }
+}
+
+/// Who sees a status update, and how a text status looks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusAudience {
+    /// WhatsApp sends a status to a list of people (its clients use the
+    /// address book), never to "everyone".
+    pub recipients: Vec<Jid>,
+    /// A text status's background, 0xAARRGGBB.
+    pub background_argb: Option<u32>,
+    /// A text status's font (WhatsApp's `FontType` number).
+    pub font: Option<i32>,
 }
 
 /// What the network answered to a send.

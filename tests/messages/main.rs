@@ -24,5 +24,6 @@ mod profile;
 mod repair;
 mod schedule;
 mod send;
+mod status;
 mod templates;
 mod uploads;

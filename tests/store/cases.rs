@@ -849,6 +849,7 @@ pub async fn contacts_change_only_when_different(store: Store) {
     assert_eq!(jids(book.list("s", Some("2222"), None, 10).await.unwrap()), [b]);
     let wanted = vec![a.to_owned(), "491709999999@s.whatsapp.net".to_owned()];
     assert_eq!(jids(book.get_many("s", &wanted).await.unwrap()), [a]);
+    assert_eq!(book.saved("s").await.unwrap(), [a, c], "b only has a push name");
     assert!(store.sessions.delete("s").await.unwrap());
     assert!(book.list("s", None, None, 10).await.unwrap().is_empty());
     assert_eq!(book.get("other", a).await.unwrap().unwrap().push_name.as_deref(), Some("Someone else"));

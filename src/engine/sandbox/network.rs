@@ -732,12 +732,26 @@ impl SandboxNetwork {
                     }
                     group.members.keys().filter(|p| **p != me).cloned().collect()
                 }
+                // A status update reaches whom it names (people not on
+                // WhatsApp simply never see it).
+                Server::Broadcast if to.to_string() == STATUS_BROADCAST => {
+                    let audience = message
+                        .status
+                        .as_ref()
+                        .ok_or_else(|| EngineError::Invalid("a status update needs its recipients".into()))?;
+                    audience
+                        .recipients
+                        .iter()
+                        .filter_map(Jid::phone)
+                        .filter(|p| !p.as_str().starts_with("999") && *p != me)
+                        .collect()
+                }
                 _ => return Err(EngineError::Unsupported("sandbox")),
             };
             let mine = Self::slot(&mut world, session)?;
             let (my_events, drop_receipts) = (mine.events.clone(), mine.drop_receipts);
             for phone in recipients {
-                let chat_for_them = if to.is_group() { to.clone() } else { me.to_jid() };
+                let chat_for_them = if to.server() == Server::User { me.to_jid() } else { to.clone() };
                 let receipt_chat = to.clone();
                 match world.accounts.get(&phone).cloned() {
                     Some(their_session) => {
@@ -932,6 +946,9 @@ fn media_of(content: &Content) -> Option<&Media> {
         _ => None,
     }
 }
+
+/// The chat status updates are sent to.
+const STATUS_BROADCAST: &str = "status@broadcast";
 
 /// How a sent message looks to its recipient; `handle` downloads its file.
 fn body_of(content: &Content, handle: Option<String>) -> IncomingBody {

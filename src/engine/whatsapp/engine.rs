@@ -9,7 +9,7 @@ use chrono::Utc;
 use tokio::sync::Mutex;
 use whatsapp_rust::features::{
     ChatStateType, GroupCreateOptions, GroupDescription, GroupParticipantOptions, GroupSubject,
-    JoinGroupResult, PreviousDescription,
+    JoinGroupResult, PreviousDescription, StatusSendOptions,
 };
 use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::prelude::Client;
@@ -136,6 +136,16 @@ impl Engine for WhatsAppEngine {
         let upload = self.upload(&client, message).await?;
         let plan = outgoing::plan(message, upload.as_ref()).map_err(internal)?;
         let id = match plan {
+            Plan::Message(m) if message.status.is_some() => {
+                let audience = message.status.as_ref().expect("a status");
+                let recipients: Vec<_> = audience.recipients.iter().map(wjid).collect::<Result<_, _>>()?;
+                let options = StatusSendOptions {
+                    message_id: message.id.as_ref().map(|id| id.as_str().to_owned()),
+                    ..Default::default()
+                };
+                let status = outgoing::as_status(*m, audience);
+                client.status().send_raw(status, &recipients, options).await.map_err(internal)?.message_id
+            }
             Plan::Message(m) => {
                 let options = connection::send_options(message.id.as_ref());
                 client.send_message_with_options(wjid(to)?, *m, options).await.map_err(internal)?.message_id

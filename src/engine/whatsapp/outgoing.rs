@@ -4,12 +4,15 @@
 //! references then go into the protocol message, so the translation itself
 //! never touches the network. A poll also needs its secret (the key its
 //! votes are encrypted with), which the engine keeps per poll: it comes out
-//! as a [`Plan`] of its own, sealed with the secret by [`seal_poll`].
+//! as a [`Plan`] of its own, sealed with the secret by [`seal_poll`]. A
+//! status update is a planned message reshaped by [`as_status`].
 
 use whatsapp_rust::download::MediaType;
 use whatsapp_rust::prelude::{MessageField, wa};
 
-use crate::wa::{Content, Jid, Media, MessageRef, OutgoingMessage};
+use wa::message::extended_text_message::FontType;
+
+use crate::wa::{Content, Jid, Media, MessageRef, OutgoingMessage, StatusAudience};
 
 /// The references of an uploaded media file (whatsapp-rust's
 /// `UploadResponse`, without its network types).
@@ -186,6 +189,37 @@ pub fn plan(msg: &OutgoingMessage, upload: Option<&Uploaded>) -> Result<Plan, Co
         }
     }
     Ok(Plan::Message(Box::new(m)))
+}
+
+/// WhatsApp's default background of a text status (its dark green).
+const STATUS_BACKGROUND: u32 = 0xFF1E_6E4F;
+
+/// A planned message made a status update: a text becomes the extended text
+/// WhatsApp shows full-screen, with its background and font.
+pub fn as_status(mut m: wa::Message, audience: &StatusAudience) -> wa::Message {
+    if let Some(text) = m.conversation.take() {
+        m.extended_text_message =
+            MessageField::some(wa::message::ExtendedTextMessage { text: Some(text), ..Default::default() });
+    }
+    if let Some(text) = m.extended_text_message.as_option_mut() {
+        text.background_argb = Some(audience.background_argb.unwrap_or(STATUS_BACKGROUND));
+        text.font = Some(audience.font.and_then(status_font).unwrap_or(FontType::SYSTEM));
+    }
+    m
+}
+
+fn status_font(n: i32) -> Option<FontType> {
+    Some(match n {
+        0 => FontType::SYSTEM,
+        1 => FontType::SYSTEM_TEXT,
+        2 => FontType::FB_SCRIPT,
+        6 => FontType::SYSTEM_BOLD,
+        7 => FontType::MORNINGBREEZE_REGULAR,
+        8 => FontType::CALISTOGA_REGULAR,
+        9 => FontType::EXO2_EXTRABOLD,
+        10 => FontType::COURIERPRIME_BOLD,
+        _ => return None,
+    })
 }
 
 /// A poll with its 32-byte secret, which every voter's client derives the

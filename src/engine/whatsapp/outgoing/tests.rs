@@ -21,7 +21,7 @@ fn media(mime: &str, name: Option<&str>) -> Media {
 }
 
 fn msg(content: Content) -> OutgoingMessage {
-    OutgoingMessage { id: None, content, reply_to: None, mentions: Vec::new() }
+    OutgoingMessage { id: None, content, reply_to: None, mentions: Vec::new(), status: None }
 }
 
 fn proto(plan: Result<Plan, ConvertError>) -> wa::Message {
@@ -222,4 +222,24 @@ fn a_vote_is_planned_for_its_polls_secret() {
     assert_eq!(vote.kind(), "poll_vote");
     assert_eq!(vote.preview().as_deref(), Some("yes"));
     assert_eq!(plan(&msg(vote), None), Ok(Plan::Vote { poll, options: vec!["yes".into()] }));
+}
+
+#[test]
+fn a_text_status_is_an_extended_text_with_its_look() {
+    let audience =
+        |background_argb, font| StatusAudience { recipients: vec![user("4917")], background_argb, font };
+    let text = proto(plan(&OutgoingMessage::text("Open today"), None));
+    let status = as_status(text.clone(), &audience(Some(0x801E_6E4F), Some(6)));
+    assert!(status.conversation.is_none());
+    let ext = status.extended_text_message.as_option().expect("an extended text");
+    assert_eq!(ext.text.as_deref(), Some("Open today"));
+    assert_eq!((ext.background_argb, ext.font), (Some(0x801E_6E4F), Some(FontType::SYSTEM_BOLD)));
+    // Defaults: WhatsApp's green, the system font (also for a number it lacks).
+    let plain = as_status(text, &audience(None, Some(3)));
+    let ext = plain.extended_text_message.as_option().unwrap();
+    assert_eq!((ext.background_argb, ext.font), (Some(0xFF1E_6E4F), Some(FontType::SYSTEM)));
+    // Media keep their own shape.
+    let media = Content::Image { media: media("image/jpeg", None), caption: Some("menu".into()) };
+    let image_status = as_status(proto(plan(&msg(media), Some(&upload()))), &audience(None, None));
+    assert!(image_status.image_message.is_set() && image_status.extended_text_message.is_unset());
 }
