@@ -91,6 +91,7 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
     ),
     ("wag_media_uploads_total", Kind::Counter, "Media files uploaded."),
     ("wag_contact_checks_total", Kind::Counter, "Numbers checked, by source (engine or cache)."),
+    ("wag_label_changes_total", Kind::Counter, "Label changes recorded, by source (api, phone)."),
     ("wag_contact_updates_total", Kind::Counter, "Contacts' names changed, by source (api, phone, message)."),
     (
         "wag_calls_total",

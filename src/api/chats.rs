@@ -1,6 +1,7 @@
 //! `/sessions/{id}/chats…` and presence: the chats an account has (from the
 //! message log: newest message and unread count, with each chat's settings
-//! from `chat_settings.rs` and the person's name from the address book),
+//! from `chat_settings.rs`, its labels and the person's name from the
+//! address book),
 //! marking a chat read,
 //! typing indicators, and online/offline presence.
 
@@ -43,6 +44,9 @@ pub struct ChatView {
     pub name: Option<String>,
     /// Received messages not marked read yet.
     pub unread: i64,
+    /// Ids of the labels on the chat (`/sessions/{id}/labels`).
+    #[schema(example = json!(["3"]))]
+    pub labels: Vec<String>,
     pub archived: bool,
     pub pinned: bool,
     pub muted: bool,
@@ -52,10 +56,11 @@ pub struct ChatView {
 }
 
 impl ChatView {
-    fn new(c: ChatSummary, settings: ChatSettingsView, name: Option<String>) -> Self {
+    fn new(c: ChatSummary, settings: ChatSettingsView, name: Option<String>, labels: Vec<String>) -> Self {
         Self {
             chat: c.last.chat_jid.clone(),
             name,
+            labels,
             unread: c.unread,
             archived: settings.archived,
             pinned: settings.pinned,
@@ -133,6 +138,10 @@ pub async fn list(
         .into_iter()
         .filter_map(|c| c.name.or(c.push_name).map(|n| (c.jid, n)))
         .collect();
+    let mut labels: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for (chat, label) in state.store.labels.of_chats(&session, &chats).await? {
+        labels.entry(chat).or_default().push(label);
+    }
     let data = page
         .data
         .into_iter()
@@ -141,7 +150,8 @@ pub async fn list(
                 .remove(&c.last.chat_jid)
                 .unwrap_or_else(|| ChatSettingsView::default_for(&c.last.chat_jid));
             let name = names.remove(&c.last.chat_jid);
-            ChatView::new(c, s, name)
+            let labels = labels.remove(&c.last.chat_jid).unwrap_or_default();
+            ChatView::new(c, s, name, labels)
         })
         .collect();
     Ok(Json(Paginated { data, next_cursor: page.next_cursor }))

@@ -8,8 +8,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    batches, calls, chat_settings, chats, contacts, group_admin, groups, health, media, messages, metrics,
-    pagination, polls, profile, sandbox, schedule, session_control, sessions, status, templates, webhooks,
+    batches, calls, chat_settings, chats, contacts, group_admin, groups, health, labels, media, messages,
+    metrics, pagination, polls, profile, sandbox, schedule, session_control, sessions, status, templates,
+    webhooks,
 };
 use crate::error::{ErrorBody, ErrorResponse};
 use crate::state::AppState;
@@ -29,7 +30,7 @@ use crate::state::AppState;
         session_control::start, session_control::stop, session_control::logout, session_control::qr_code,
         session_control::pair_code, session_control::events,
         sandbox::link, sandbox::inbound, sandbox::fault, sandbox::ring, sandbox::call, sandbox::end_call, sandbox::vote, sandbox::phone_changes_chat,
-        sandbox::phone_saves_contact,
+        sandbox::phone_saves_contact, sandbox::phone_edits_label, sandbox::phone_labels_chat,
         calls::list, calls::reject, profile::get_one, profile::update, profile::set_picture, profile::remove_picture,
         messages::send, messages::list, messages::get_one, messages::status, messages::edit, messages::revoke,
         messages::mark_read, polls::poll, polls::vote, status::post_status, batches::create, batches::get_one,
@@ -39,6 +40,8 @@ use crate::state::AppState;
         groups::list, groups::create, groups::get_one, groups::participants, groups::leave,
         group_admin::update, group_admin::invite, group_admin::reset_invite, group_admin::join,
         chats::list, chats::read, chats::typing, chats::presence, chat_settings::get_one, chat_settings::update,
+        labels::list, labels::get_one, labels::create, labels::update, labels::remove, labels::chats,
+        labels::label_chat, labels::unlabel_chat,
         webhooks::create, webhooks::list, webhooks::get_one, webhooks::update, webhooks::remove,
         webhooks::deliveries, webhooks::delivery, webhooks::retry, webhooks::replay,
         templates::create, templates::list, templates::get_one, templates::replace, templates::remove,
@@ -54,6 +57,7 @@ use crate::state::AppState;
         crate::engine::sandbox::CallRequest, crate::engine::sandbox::SandboxCall, crate::engine::sandbox::CallState,
         crate::engine::sandbox::EndCall, crate::engine::sandbox::CallEndKind, calls::CallView, profile::ProfileView, profile::UpdateProfile,
         chat_settings::ChatUpdate, crate::messages::chat_settings::ChatSettingsView,
+        labels::LabelRequest, crate::messages::labels::LabelView, sandbox::PhoneLabel, sandbox::PhoneChatLabel,
         crate::messages::polls::PollResults, crate::messages::polls::OptionTally, polls::VoteRequest,
         status::StatusRequest, status::StatusType, status::StatusFont,
         messages::MessageView, messages::StatusView, messages::EditRequest, messages::ReadRequest,

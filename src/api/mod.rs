@@ -14,6 +14,7 @@ mod docs;
 mod group_admin;
 mod groups;
 pub(crate) mod health;
+mod labels;
 mod media;
 mod messages;
 mod metrics;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(group_admin::router())
         .merge(chats::router())
         .merge(chat_settings::router())
+        .merge(labels::router())
         .merge(calls::router())
         .merge(polls::router())
         .merge(profile::router())

@@ -9,7 +9,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::sessions::{SessionView, parse_id, session_not_found};
 use crate::engine::sandbox::{
@@ -20,7 +22,7 @@ use crate::http::extract::{Json, Path};
 use crate::sessions::Status;
 use crate::state::AppState;
 use crate::store::Session;
-use crate::wa::MessageId;
+use crate::wa::{LabelChange, MessageId};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/sandbox/sessions/{id}/polls/{poll_id}/votes", post(vote))
         .route("/sandbox/sessions/{id}/chats/{chat}", post(phone_changes_chat))
         .route("/sandbox/sessions/{id}/contacts/{contact}", post(phone_saves_contact))
+        .route("/sandbox/sessions/{id}/labels/{label}", post(phone_edits_label))
+        .route("/sandbox/sessions/{id}/chats/{chat}/labels/{label}", post(phone_labels_chat))
 }
 
 /// How long `link` waits for the session to report `connected`.
@@ -273,4 +277,77 @@ pub async fn phone_saves_contact(
     let (name, first_name) = body.validate()?;
     network.phone_saves_contact(&session.id, &contact, &name, first_name.as_deref()).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"contact": contact}))))
+}
+
+/// How the phone changes a label.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "VIP", "color": 2}))]
+pub struct PhoneLabel {
+    pub name: Option<String>,
+    pub color: Option<i32>,
+    /// Deletes the label.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// The account's phone creates, changes or deletes a label: the session
+/// records it and announces `label.updated`, as when WhatsApp syncs it.
+#[utoipa::path(post, path = "/sandbox/sessions/{id}/labels/{label}", tag = "sandbox", request_body = PhoneLabel,
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("label" = String, Path, description = "Label id", example = "3")),
+    responses(
+        (status = 202, description = "Sent to the session", body = Object, example = json!({"label": "3"})),
+        (status = 404, description = "No such session", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse),
+        (status = 422, description = "Invalid name or colour", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn phone_edits_label(
+    State(state): State<AppState>,
+    Path((id, label)): Path<(String, String)>,
+    Json(body): Json<PhoneLabel>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (network, session) = sandbox_session(&state, &id).await?;
+    let change = if body.deleted {
+        LabelChange::Edited { label: label.clone(), name: None, color: None, deleted: true }
+    } else {
+        let (name, color) = super::labels::LabelRequest { name: body.name, color: body.color }.checked()?;
+        LabelChange::Edited { label: label.clone(), name, color, deleted: false }
+    };
+    network.phone_changes_label(&session.id, change).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"label": label}))))
+}
+
+/// `POST /sandbox/sessions/{id}/chats/{chat}/labels/{label}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"labeled": true}))]
+pub struct PhoneChatLabel {
+    pub labeled: bool,
+}
+
+/// The account's phone puts a label on a chat or takes it off: recorded
+/// and announced as `chat.labels`, as when WhatsApp syncs it.
+#[utoipa::path(post, path = "/sandbox/sessions/{id}/chats/{chat}/labels/{label}", tag = "sandbox", request_body = PhoneChatLabel,
+    params(("id" = String, Path, description = "Session id", example = "sales"),
+        ("chat" = String, Path, description = "Phone number, person's JID or group JID", example = "491701234567"),
+        ("label" = String, Path, description = "Label id", example = "3")),
+    responses(
+        (status = 202, description = "Sent to the session", body = Object, example = json!({"chat": "491701234567@s.whatsapp.net", "label": "3"})),
+        (status = 404, description = "No such session or group", body = ErrorResponse),
+        (status = 409, description = "The session is not connected", body = ErrorResponse),
+        (status = 422, description = "Invalid chat", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn phone_labels_chat(
+    State(state): State<AppState>,
+    Path((id, chat, label)): Path<(String, String, String)>,
+    Json(body): Json<PhoneChatLabel>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (network, session) = sandbox_session(&state, &id).await?;
+    let chat = super::chats::chat_jid(&chat)?;
+    let change = LabelChange::Chat { label: label.clone(), chat: chat.clone(), labeled: body.labeled };
+    network.phone_changes_label(&session.id, change).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"chat": chat, "label": label}))))
 }

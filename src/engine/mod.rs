@@ -116,6 +116,9 @@ pub trait Engine: Send + Sync {
     /// Saves a person in the account's address book under `name` (or
     /// renames them); the other devices of the account follow.
     async fn save_contact(&self, contact: &Jid, name: &str, first_name: Option<&str>) -> EngineResult<()>;
+    /// Creates, changes or deletes a label, or puts one on a chat or takes
+    /// it off; the other devices of the account follow.
+    async fn change_label(&self, change: &LabelChange) -> EngineResult<()>;
 }
 
 /// What an engine gets from the session that owns it.

@@ -15,13 +15,14 @@
 //! message's log row and job; `send.rs` the handler;
 //! `pacing.rs` per-session rate limits; `tracker.rs` receipts and incoming
 //! messages; `polls.rs` polls, votes and their tally; `chat_settings.rs`
-//! archived, pinned and muted chats; `writer.rs` group commit of log rows
+//! archived, pinned and muted chats; `labels.rs` labels on chats; `writer.rs` group commit of log rows
 //! and jobs; `repair.rs` resends of messages stuck at `sent` and orphaned
 //! rows; `ids.rs` message ids.
 
 pub mod chat_settings;
 pub mod ids;
 pub mod job;
+pub mod labels;
 pub mod outgoing;
 pub mod pacing;
 pub mod polls;

@@ -169,6 +169,13 @@ impl MessageSink for Tracker {
         }
     }
 
+    async fn label_changed(&self, session_id: &str, change: &crate::wa::LabelChange) {
+        let source = (super::labels::Source::Phone, None);
+        if let Err(e) = super::labels::apply(&self.store, &self.hub, session_id, change, source).await {
+            tracing::warn!(session = session_id, error = %e, "could not record a label change");
+        }
+    }
+
     async fn reply(&self, session_id: &str, chat: &Jid, text: &str) -> Result<String, String> {
         let outgoing = super::outgoing::Outgoing::text(session_id, &chat.to_string(), text);
         let (log, job) =

@@ -277,6 +277,11 @@ impl Actor {
                     sink.contact_saved(self.id(), &contact, &name, first_name.as_deref()).await;
                 }
             }
+            EngineEvent::Label(change) if self.inner.sink.is_some() => {
+                if let Some(sink) = &self.inner.sink {
+                    sink.label_changed(self.id(), &change).await;
+                }
+            }
             EngineEvent::PushName { push_name } => self.inner.push_name_changed(self.id(), &push_name).await,
             EngineEvent::Call(call) => self.on_call(call).await,
             EngineEvent::CallEnded(end) => {

@@ -37,6 +37,8 @@ pub trait MessageSink: Send + Sync {
         name: &str,
         first_name: Option<&str>,
     );
+    /// A label was edited, or put on or taken off a chat, on another device.
+    async fn label_changed(&self, session_id: &str, change: &crate::wa::LabelChange);
 }
 
 /// One event, as webhooks receive it.

@@ -8,8 +8,9 @@
 //! - `checkpoint.rs` SQLite WAL checkpoints in the background;
 //! - `gate.rs`, `writer.rs`, `script.rs` SQLite's one writer: turns, its held
 //!   connection, and transactions in one hand-off;
-//! - `polls.rs`, `chats.rs`, `contacts.rs` polls and votes, per-chat
-//!   settings, contacts' names (repositories of their own, both databases);
+//! - `polls.rs`, `chats.rs`, `contacts.rs`, `labels.rs` polls and votes,
+//!   per-chat settings, contacts' names, labels (repositories of their own,
+//!   both databases);
 //! - `migrate.rs` reversible migrations from `migrations/<backend>/`.
 
 mod backend;
@@ -18,6 +19,7 @@ mod checkpoint;
 mod connect;
 mod contacts;
 mod gate;
+mod labels;
 pub mod migrate;
 pub mod models;
 mod polls;
@@ -33,6 +35,7 @@ pub use chats::{ChatSettings, ChatSettingsChange, ChatSettingsRepo};
 pub use connect::{connect, ensure_private_dir};
 pub use contacts::{Contact, ContactChange, ContactRepo};
 pub use gate::{Class as GateClass, Turn, WriteGate};
+pub use labels::{Label, LabelRepo};
 pub use models::*;
 pub use polls::{NewPoll, Poll, PollRepo, PollVote};
 pub use repos::*;
@@ -91,6 +94,7 @@ pub struct Store {
     pub polls: Arc<dyn PollRepo>,
     pub chats: Arc<dyn ChatSettingsRepo>,
     pub contacts: Arc<dyn ContactRepo>,
+    pub labels: Arc<dyn LabelRepo>,
     probe: Arc<dyn Probe>,
     /// Bumped by every subscription change made through this store.
     webhooks_version: Arc<std::sync::atomic::AtomicU64>,
@@ -100,6 +104,9 @@ pub struct Store {
     writer: Option<Writer<sqlx::Sqlite>>,
     gate: WriteGate,
 }
+
+/// The repositories of their own (not on `SqlBackend`).
+type Repos = (Arc<dyn PollRepo>, Arc<dyn ChatSettingsRepo>, Arc<dyn ContactRepo>, Arc<dyn LabelRepo>);
 
 /// The underlying pool, for the few subsystems (migrations, the queue, the
 /// WhatsApp key store) that need the connection itself.
@@ -135,7 +142,8 @@ impl Store {
                     (
                         Arc::new(polls::SqlPolls::new(p.clone())),
                         Arc::new(chats::SqlChats::new(p.clone())),
-                        Arc::new(contacts::SqlContacts::new(p)),
+                        Arc::new(contacts::SqlContacts::new(p.clone())),
+                        Arc::new(labels::SqlLabels::new(p)),
                     ),
                 )
             }
@@ -147,7 +155,8 @@ impl Store {
                 (
                     Arc::new(polls::SqlPolls::new(p.clone())),
                     Arc::new(chats::SqlChats::new(p.clone())),
-                    Arc::new(contacts::SqlContacts::new(p)),
+                    Arc::new(contacts::SqlContacts::new(p.clone())),
+                    Arc::new(labels::SqlLabels::new(p)),
                 ),
             ),
         }
@@ -158,7 +167,7 @@ impl Store {
         backend: Arc<B>,
         (pool, writer): (Pool, Option<Writer<sqlx::Sqlite>>),
         gate: WriteGate,
-        (polls, chats, contacts): (Arc<dyn PollRepo>, Arc<dyn ChatSettingsRepo>, Arc<dyn ContactRepo>),
+        (polls, chats, contacts, labels): Repos,
     ) -> Self
     where
         B: SessionRepo
@@ -186,6 +195,7 @@ impl Store {
             polls,
             chats,
             contacts,
+            labels,
             probe: backend,
             webhooks_version,
             pool,

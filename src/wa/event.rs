@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::call::{CallEnded, CallOffer};
 use super::chat::ChatChange;
 use super::jid::{Jid, PhoneNumber};
+use super::label::LabelChange;
 use super::message::{ChatState, GroupInfo, IncomingMessage, Receipt};
 
 /// Why the connection closed, as far as the gateway cares: only
@@ -97,6 +98,8 @@ pub enum EngineEvent {
         name: String,
         first_name: Option<String>,
     },
+    /// A label was edited, or put on or taken off a chat, on another device.
+    Label(LabelChange),
 }
 
 impl EngineEvent {
@@ -118,6 +121,8 @@ impl EngineEvent {
             EngineEvent::CallEnded(_) => "call.ended",
             EngineEvent::ChatChanged { .. } => "chat.updated",
             EngineEvent::ContactSaved { .. } => "contact.updated",
+            EngineEvent::Label(LabelChange::Edited { .. }) => "label.updated",
+            EngineEvent::Label(LabelChange::Chat { .. }) => "chat.labels",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! - `jid.rs`      `PhoneNumber`, `Jid`, `MessageId`;
 //! - `call.rs`     incoming calls;
 //! - `chat.rs`     per-chat settings (archived, pinned, muted);
+//! - `label.rs`    labels on chats;
 //! - `message.rs`  what can be sent (`OutgoingMessage`) and what was sent;
 //! - `poll.rs`     how votes name a poll's options;
 //! - `event.rs`    what an engine reports (`EngineEvent`), in order.
@@ -14,6 +15,7 @@ pub mod call;
 pub mod chat;
 pub mod event;
 pub mod jid;
+pub mod label;
 pub mod message;
 pub mod poll;
 
@@ -21,4 +23,5 @@ pub use call::*;
 pub use chat::*;
 pub use event::*;
 pub use jid::*;
+pub use label::*;
 pub use message::*;

@@ -49,6 +49,8 @@ pub const CATALOGUE: &[&str] = &[
     "chat.state",
     "chat.updated",
     "contact.updated",
+    "label.updated",
+    "chat.labels",
     "presence.update",
     "session.push_name",
 ];

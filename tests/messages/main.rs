@@ -16,6 +16,7 @@ mod chats;
 mod contacts;
 mod group_admin;
 mod groups;
+mod labels;
 mod log;
 mod media;
 mod poll_votes;

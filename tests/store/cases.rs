@@ -854,3 +854,47 @@ pub async fn contacts_change_only_when_different(store: Store) {
     assert!(book.list("s", None, None, 10).await.unwrap().is_empty());
     assert_eq!(book.get("other", a).await.unwrap().unwrap().push_name.as_deref(), Some("Someone else"));
 }
+
+/// A label is created with a name and changed a field at a time; its chats
+/// are set once (again is no change), need the label to exist, are counted,
+/// and go with the label; sessions do not see each other's labels.
+pub async fn labels_keep_their_chats(store: Store) {
+    session(&store, "s").await;
+    session(&store, "other").await;
+    let labels = &store.labels;
+    let (c1, c2) = ("491701111111@s.whatsapp.net", "120363025246125486@g.us");
+    assert!(labels.put("s", "1", None, Some(3)).await.unwrap().is_none(), "no name: not created");
+    let vip = labels.put("s", "1", Some("VIP"), Some(3)).await.unwrap().unwrap();
+    assert_eq!((vip.name.as_str(), vip.color, vip.chats), ("VIP", 3, 0));
+    let recoloured = labels.put("s", "1", None, Some(5)).await.unwrap().unwrap();
+    assert_eq!((recoloured.name.as_str(), recoloured.color), ("VIP", 5));
+    let renamed = labels.put("s", "1", Some("Gold"), None).await.unwrap().unwrap();
+    assert_eq!((renamed.name.as_str(), renamed.color), ("Gold", 5));
+    labels.put("s", "10", Some("Ten"), None).await.unwrap().unwrap();
+    labels.put("s", "2", Some("Two"), None).await.unwrap().unwrap();
+    labels.put("other", "1", Some("Theirs"), None).await.unwrap().unwrap();
+    let ids: Vec<String> = labels.list("s").await.unwrap().into_iter().map(|l| l.label_id).collect();
+    assert_eq!(ids, ["1", "2", "10"]);
+
+    assert!(labels.set_chat("s", "1", c1, true).await.unwrap());
+    assert!(!labels.set_chat("s", "1", c1, true).await.unwrap(), "again is no change");
+    assert!(labels.set_chat("s", "1", c2, true).await.unwrap());
+    assert!(labels.set_chat("s", "2", c1, true).await.unwrap());
+    assert!(matches!(labels.set_chat("s", "99", c1, true).await, Err(StoreError::MissingReference)));
+    assert_eq!(labels.get("s", "1").await.unwrap().unwrap().chats, 2);
+    assert_eq!(labels.chats("s", "1").await.unwrap(), [c2, c1]);
+    let wanted = vec![c1.to_owned(), c2.to_owned()];
+    let of = labels.of_chats("s", &wanted).await.unwrap();
+    let pairs: Vec<(&str, &str)> = of.iter().map(|(c, l)| (c.as_str(), l.as_str())).collect();
+    assert_eq!(pairs, [(c2, "1"), (c1, "1"), (c1, "2")]);
+    assert!(labels.set_chat("s", "1", c2, false).await.unwrap());
+    assert!(!labels.set_chat("s", "1", c2, false).await.unwrap());
+
+    assert!(labels.delete("s", "1").await.unwrap());
+    assert!(!labels.delete("s", "1").await.unwrap());
+    assert!(labels.chats("s", "1").await.unwrap().is_empty(), "its chats went with it");
+    assert_eq!(labels.of_chats("s", &wanted).await.unwrap().len(), 1);
+    assert_eq!(labels.get("other", "1").await.unwrap().unwrap().name, "Theirs");
+    assert!(store.sessions.delete("s").await.unwrap());
+    assert!(labels.list("s").await.unwrap().is_empty());
+}

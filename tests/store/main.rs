@@ -68,6 +68,7 @@ contract!(
     polls_keep_options_and_each_voters_latest_vote,
     chat_settings_change_only_what_is_given,
     contacts_change_only_when_different,
+    labels_keep_their_chats,
     chats_list_newest_first_with_unread_counts,
     whatsapp_keys_match_the_reference_backend,
     whatsapp_keys_persist_per_session_and_erase,

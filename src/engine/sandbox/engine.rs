@@ -151,4 +151,8 @@ impl Engine for SandboxEngine {
     async fn save_contact(&self, contact: &Jid, _name: &str, _first_name: Option<&str>) -> EngineResult<()> {
         self.network.can_save_contact(&self.session, contact)
     }
+
+    async fn change_label(&self, change: &LabelChange) -> EngineResult<()> {
+        self.network.can_change_label(&self.session, change)
+    }
 }

@@ -458,10 +458,35 @@ impl Engine for WhatsAppEngine {
             .chat_actions()
             .save_contact(&target, Some(name.to_owned()), first_name.map(str::to_owned), true)
             .await
-            .map_err(|e| match e {
-                whatsapp_rust::AppStateError::InvalidRequest(detail) => EngineError::Invalid(detail),
-                e => EngineError::Internal(e.to_string()),
-            })
+            .map_err(app_state_error)
+    }
+
+    async fn change_label(&self, change: &LabelChange) -> EngineResult<()> {
+        let client = self.client().await?;
+        let labels = client.labels();
+        match change {
+            LabelChange::Edited { label, deleted: true, .. } => labels.delete_label(label).await,
+            LabelChange::Edited { label, name, color, .. } => {
+                // WhatsApp's edit is a whole label: the gateway fills in what is kept.
+                let name =
+                    name.as_deref().ok_or_else(|| EngineError::Invalid("a label needs its name".into()))?;
+                labels.create_label(label, name, color.unwrap_or(0)).await
+            }
+            LabelChange::Chat { label, chat, labeled: true } => {
+                labels.add_chat_label(label, &wjid(chat)?).await
+            }
+            LabelChange::Chat { label, chat, labeled: false } => {
+                labels.remove_chat_label(label, &wjid(chat)?).await
+            }
+        }
+        .map_err(app_state_error)
+    }
+}
+
+fn app_state_error(e: whatsapp_rust::AppStateError) -> EngineError {
+    match e {
+        whatsapp_rust::AppStateError::InvalidRequest(detail) => EngineError::Invalid(detail),
+        e => EngineError::Internal(e.to_string()),
     }
 }
 

@@ -7,7 +7,7 @@
 //! crate's own types. Events the gateway has no use for (other app-state sync,
 //! newsletter updates, history sync) map to nothing; history sync is not
 //! imported into the message log. Of the app-state changes, archive, pin and
-//! mute of a chat and saved contacts are translated. Calls are translated in `calls.rs`.
+//! mute of a chat, saved contacts and labels are translated. Calls are translated in `calls.rs`.
 
 use chrono::{DateTime, Duration, Utc};
 use whatsapp_rust::prelude::wa;
@@ -120,6 +120,20 @@ pub fn translate(event: &Event, cx: &Context) -> Vec<EngineEvent> {
             chat_changed(&u.jid, ChatChange { mute: Some(mute(&u.action)), ..Default::default() })
         }
         Event::ContactUpdate(u) => contact_saved(&u.jid, &u.action).into_iter().collect(),
+        Event::LabelEditUpdate(u) => one(EngineEvent::Label(LabelChange::Edited {
+            label: u.label_id.clone(),
+            name: u.action.name.clone().filter(|n| !n.is_empty()),
+            color: u.action.color,
+            deleted: u.action.deleted == Some(true),
+        })),
+        Event::LabelAssociationUpdate(u) => match jid(&u.chat_jid) {
+            Some(chat) => one(EngineEvent::Label(LabelChange::Chat {
+                label: u.label_id.clone(),
+                chat,
+                labeled: u.action.labeled == Some(true),
+            })),
+            None => Vec::new(),
+        },
         Event::IncomingCall(c) => super::calls::offer(c).into_iter().collect(),
         Event::MissedCall(c) => super::calls::missed(c).into_iter().collect(),
         Event::CallEndedElsewhere(c) => super::calls::ended_elsewhere(c).into_iter().collect(),

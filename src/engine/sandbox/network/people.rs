@@ -153,6 +153,24 @@ impl SandboxNetwork {
         Ok(())
     }
 
+    /// Labels live in the account's app state: any chat it can have may
+    /// carry one.
+    pub(crate) fn can_change_label(&self, session: &str, change: &LabelChange) -> EngineResult<()> {
+        match change {
+            LabelChange::Edited { .. } => Self::online(&self.world(), session).map(drop),
+            LabelChange::Chat { chat, .. } => self.chat_exists(session, chat),
+        }
+    }
+
+    /// The account's phone changes a label: the session hears it as
+    /// WhatsApp's app-state sync tells linked devices.
+    pub async fn phone_changes_label(&self, session: &str, change: LabelChange) -> EngineResult<()> {
+        self.can_change_label(session, &change)?;
+        let events = Self::slot(&mut self.world(), session)?.events.clone();
+        let _ = events.send(EngineEvent::Label(change)).await;
+        Ok(())
+    }
+
     /// The account's phone saves or renames someone: the session hears it
     /// as WhatsApp's app-state sync tells linked devices.
     pub async fn phone_saves_contact(

@@ -649,3 +649,54 @@ fn contacts_saved_on_the_phone() {
     // No name (a username-only contact) is nothing to record.
     assert!(saved(ada, action(None, Some("  "), None)).is_empty());
 }
+
+#[test]
+fn labels_changed_on_the_phone() {
+    let at = Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).unwrap();
+    let edit = |action: wa::sync_action_value::LabelEditAction| {
+        let u = ev::LabelEditUpdate::builder()
+            .label_id("3".into())
+            .timestamp(at)
+            .action(Box::new(action))
+            .from_full_sync(false)
+            .build();
+        only(translate(&Event::LabelEditUpdate(u), &cx()))
+    };
+    assert_eq!(
+        edit(wa::sync_action_value::LabelEditAction {
+            name: Some("VIP".into()),
+            color: Some(4),
+            deleted: Some(false),
+            ..Default::default()
+        }),
+        EngineEvent::Label(LabelChange::Edited {
+            label: "3".into(),
+            name: Some("VIP".into()),
+            color: Some(4),
+            deleted: false
+        })
+    );
+    assert_eq!(
+        edit(wa::sync_action_value::LabelEditAction { deleted: Some(true), ..Default::default() }),
+        EngineEvent::Label(LabelChange::Edited { label: "3".into(), name: None, color: None, deleted: true })
+    );
+    let chat = "491709876543@s.whatsapp.net";
+    let assoc = |labeled: Option<bool>| {
+        let u = ev::LabelAssociationUpdate::builder()
+            .label_id("3".into())
+            .chat_jid(wjid(chat))
+            .timestamp(at)
+            .action(Box::new(wa::sync_action_value::LabelAssociationAction { labeled, ..Default::default() }))
+            .from_full_sync(true)
+            .build();
+        only(translate(&Event::LabelAssociationUpdate(u), &cx()))
+    };
+    assert_eq!(
+        assoc(Some(true)),
+        EngineEvent::Label(LabelChange::Chat { label: "3".into(), chat: gjid(chat), labeled: true })
+    );
+    assert_eq!(
+        assoc(None),
+        EngineEvent::Label(LabelChange::Chat { label: "3".into(), chat: gjid(chat), labeled: false })
+    );
+}

@@ -1,0 +1,2 @@
+DROP TABLE chat_labels;
+DROP TABLE labels;
