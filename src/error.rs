@@ -96,6 +96,7 @@ impl Error {
             Error::Api { status, .. } => *status,
             Error::Store(StoreError::Conflict { .. }) => StatusCode::CONFLICT,
             Error::Store(StoreError::MissingReference) => StatusCode::NOT_FOUND,
+            Error::Store(StoreError::InvalidText(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Store(StoreError::Other(_)) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -109,6 +110,9 @@ impl Error {
             }
             Error::Store(StoreError::MissingReference) => {
                 ("not_found", "a referenced resource does not exist".to_owned(), None)
+            }
+            Error::Store(StoreError::InvalidText(_)) => {
+                ("invalid_text", "the request holds a character that cannot be stored (NUL)".to_owned(), None)
             }
             Error::Store(StoreError::Unavailable(_)) => {
                 ("database_unavailable", "the database is unavailable, retry later".to_owned(), None)

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -106,18 +106,14 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// A JSON request body, refused unless sent as `application/json`.
 pub(super) fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> ApiResult<T> {
-    let json_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-    });
-    if !json_type {
+    if !crate::http::extract::json_content_type(headers) {
         return Err(Error::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send application/json",
         ));
     }
-    let axum::Json(value) = axum::Json::<T>::from_bytes(body)?;
-    Ok(value)
+    crate::http::extract::from_json(body)
 }
 
 /// SHA-256 of a request body, to tell a retry from a different request.

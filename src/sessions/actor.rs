@@ -257,7 +257,8 @@ impl Actor {
                 self.settle(Status::Connected);
             }
             EngineEvent::Disconnected { reason } => return self.on_disconnect(reason).await,
-            EngineEvent::Message(m) if self.inner.sink.is_some() => {
+            EngineEvent::Message(mut m) if self.inner.sink.is_some() => {
+                m.clean();
                 if let Some(sink) = &self.inner.sink {
                     sink.incoming(self.id(), &m).await;
                 }

@@ -84,7 +84,10 @@ impl EventHub {
     }
 
     /// Publishes an event caused by the API request `request_id`.
-    pub fn publish_with(&self, session_id: &str, event: &str, data: Value, request_id: Option<String>) {
+    pub fn publish_with(&self, session_id: &str, event: &str, mut data: Value, request_id: Option<String>) {
+        // Names, subjects and texts from WhatsApp may hold NUL, which the
+        // delivery log (PostgreSQL JSONB) cannot store.
+        crate::wa::text::clean_json(&mut data);
         let event = GatewayEvent {
             id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
             session_id: session_id.to_owned(),

@@ -55,6 +55,9 @@ pub enum StoreError {
     /// A referenced row (usually the session) does not exist.
     #[error("referenced row does not exist")]
     MissingReference,
+    /// Text the database cannot hold (PostgreSQL refuses the NUL character).
+    #[error("text the database cannot store: {0}")]
+    InvalidText(#[source] sqlx::Error),
     /// No connection could be had in time: the database is down or saturated.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
@@ -71,6 +74,10 @@ impl From<sqlx::Error> for StoreError {
                 StoreError::Conflict { constraint: db.constraint().unwrap_or("unique").to_owned() }
             }
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::MissingReference,
+            // character_not_in_repertoire, untranslatable_character
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => {
+                StoreError::InvalidText(e)
+            }
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable(e)
             }

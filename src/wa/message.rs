@@ -251,6 +251,49 @@ pub enum IncomingBody {
     },
 }
 
+impl IncomingMessage {
+    /// The message with NUL characters replaced in every text it carries
+    /// (see `text.rs`): anyone can send one.
+    pub fn clean(&mut self) {
+        use super::text::clean;
+        clean(&mut self.id.0);
+        if let Some(name) = &mut self.push_name {
+            clean(name);
+        }
+        if let Some(q) = &mut self.quoted {
+            clean(&mut q.id.0);
+        }
+        match &mut self.body {
+            IncomingBody::Text { text } | IncomingBody::Edited { text, .. } => clean(text),
+            IncomingBody::Media { kind, mime_type, caption, file_name, .. } => {
+                for s in [kind, mime_type].into_iter().chain(caption).chain(file_name) {
+                    clean(s);
+                }
+            }
+            IncomingBody::Location { name, .. } => name.iter_mut().for_each(clean),
+            IncomingBody::Contact { display_name, vcard } => {
+                clean(display_name);
+                clean(vcard);
+            }
+            IncomingBody::Reaction { emoji, .. } => clean(emoji),
+            IncomingBody::Poll { question, options, .. } => {
+                clean(question);
+                options.iter_mut().for_each(clean);
+            }
+            IncomingBody::PollVote { selected, .. } => selected.iter_mut().for_each(clean),
+            IncomingBody::Revoked { .. } => {}
+            IncomingBody::Unsupported { reason } => clean(reason),
+        }
+        match &mut self.body {
+            IncomingBody::Reaction { target, .. }
+            | IncomingBody::PollVote { target, .. }
+            | IncomingBody::Edited { target, .. }
+            | IncomingBody::Revoked { target } => clean(&mut target.0),
+            _ => {}
+        }
+    }
+}
+
 /// A received media file, fetched through its engine.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DownloadedMedia {

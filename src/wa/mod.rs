@@ -9,6 +9,7 @@
 //! - `label.rs`    labels on chats;
 //! - `message.rs`  what can be sent (`OutgoingMessage`) and what was sent;
 //! - `poll.rs`     how votes name a poll's options;
+//! - `text.rs`     text the databases can store (no NUL);
 //! - `event.rs`    what an engine reports (`EngineEvent`), in order.
 
 pub mod call;
@@ -18,6 +19,7 @@ pub mod jid;
 pub mod label;
 pub mod message;
 pub mod poll;
+pub mod text;
 
 pub use call::*;
 pub use chat::*;

@@ -382,3 +382,25 @@ async fn edit_revoke_and_replies_reach_the_recipient() {
     assert_error(res, 409, "message_not_sent").await;
     app.stop().await.unwrap();
 }
+
+/// A NUL character (which PostgreSQL cannot store) in one message fails that
+/// request alone: the messages group-committed with it are accepted.
+#[tokio::test]
+async fn a_nul_character_fails_only_its_own_message() {
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, CONFIG).await else { return };
+    create(&app, json!({"id": "s", "start": false})).await;
+    let sends = (0..8).map(|i| {
+        let text = if i == 3 { "bad\u{0}text".to_owned() } else { format!("fine {i}") };
+        let app = &app;
+        async move { send(app, "s", json!({"to": "491701234567", "text": text})).await.status().as_u16() }
+    });
+    let statuses = futures_util::future::join_all(sends).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 202).count(), 7, "{statuses:?}");
+    assert_eq!(statuses[3], 422, "{statuses:?}");
+    let res = send(&app, "s", json!({"to": "491701234567", "text": "a\u{0}b"})).await;
+    assert_error(res, 422, "invalid_text").await;
+    // The six characters \u0000 are text like any other.
+    let res = send(&app, "s", json!({"to": "491701234567", "text": "a\\u0000b"})).await;
+    assert_eq!(res.status(), 202);
+    app.stop().await.unwrap();
+}
