@@ -87,6 +87,7 @@ use crate::state::AppState;
         (name = "templates", description = "Reusable message texts with {{variables}}"),
         (name = "groups", description = "Groups: list, create, members, settings, invites, join, leave"),
         (name = "chats", description = "Chats from the message log (unread counts), marking read, typing, presence"),
+        (name = "labels", description = "Labels (lists) and the chats they are on"),
         (name = "profile", description = "This account's own profile: display name, about text, picture"),
         (name = "calls", description = "Incoming calls: ringing calls, rejecting them (automatically or on request)"),
         (name = "contacts", description = "Numbers on WhatsApp (cached), profiles, blocking"),

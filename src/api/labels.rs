@@ -73,7 +73,7 @@ fn request_id(r: Option<axum::Extension<RequestId>>) -> Option<String> {
 }
 
 /// The account's labels, by id.
-#[utoipa::path(get, path = "/sessions/{id}/labels", tag = "chats",
+#[utoipa::path(get, path = "/sessions/{id}/labels", tag = "labels",
     params(("id" = String, Path, description = "Session id", example = "sales")),
     responses((status = 200, description = "Labels", body = Vec<LabelView>),
         (status = 404, description = "No such session", body = ErrorResponse)),
@@ -84,7 +84,7 @@ pub async fn list(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
 }
 
 /// One label.
-#[utoipa::path(get, path = "/sessions/{id}/labels/{label}", tag = "chats",
+#[utoipa::path(get, path = "/sessions/{id}/labels/{label}", tag = "labels",
     params(("id" = String, Path, description = "Session id", example = "sales"),
         ("label" = String, Path, description = "Label id", example = "3")),
     responses((status = 200, description = "The label", body = LabelView),
@@ -100,7 +100,7 @@ pub async fn get_one(
 }
 
 /// Create a label; its id is the next free number, as WhatsApp's clients pick.
-#[utoipa::path(post, path = "/sessions/{id}/labels", tag = "chats", request_body = LabelRequest,
+#[utoipa::path(post, path = "/sessions/{id}/labels", tag = "labels", request_body = LabelRequest,
     params(("id" = String, Path, description = "Session id", example = "sales")),
     responses((status = 201, description = "Created", body = LabelView),
         (status = 404, description = "No such session", body = ErrorResponse),
@@ -130,7 +130,7 @@ pub async fn create(
 }
 
 /// Rename or recolour a label.
-#[utoipa::path(patch, path = "/sessions/{id}/labels/{label}", tag = "chats", request_body = LabelRequest,
+#[utoipa::path(patch, path = "/sessions/{id}/labels/{label}", tag = "labels", request_body = LabelRequest,
     params(("id" = String, Path, description = "Session id", example = "sales"),
         ("label" = String, Path, description = "Label id", example = "3")),
     responses((status = 200, description = "Changed; the label now", body = LabelView),
@@ -162,7 +162,7 @@ pub async fn update(
 }
 
 /// Delete a label; the chats it was on lose it.
-#[utoipa::path(delete, path = "/sessions/{id}/labels/{label}", tag = "chats",
+#[utoipa::path(delete, path = "/sessions/{id}/labels/{label}", tag = "labels",
     params(("id" = String, Path, description = "Session id", example = "sales"),
         ("label" = String, Path, description = "Label id", example = "3")),
     responses((status = 204, description = "Deleted"),
@@ -186,7 +186,7 @@ pub async fn remove(
 }
 
 /// The chats a label is on, sorted.
-#[utoipa::path(get, path = "/sessions/{id}/labels/{label}/chats", tag = "chats",
+#[utoipa::path(get, path = "/sessions/{id}/labels/{label}/chats", tag = "labels",
     params(("id" = String, Path, description = "Session id", example = "sales"),
         ("label" = String, Path, description = "Label id", example = "3")),
     responses((status = 200, description = "Chat JIDs", body = Vec<String>, example = json!(["491709876543@s.whatsapp.net"])),
@@ -220,7 +220,7 @@ async fn set_chat_label(
 }
 
 /// Put a label on a chat (again is fine).
-#[utoipa::path(put, path = "/sessions/{id}/chats/{chat}/labels/{label}", tag = "chats",
+#[utoipa::path(put, path = "/sessions/{id}/chats/{chat}/labels/{label}", tag = "labels",
     params(("id" = String, Path, description = "Session id", example = "sales"),
         ("chat" = String, Path, description = "Phone number, person's JID or group JID", example = "491701234567"),
         ("label" = String, Path, description = "Label id", example = "3")),
@@ -239,7 +239,7 @@ pub async fn label_chat(
 }
 
 /// Take a label off a chat (when it has none, nothing changes).
-#[utoipa::path(delete, path = "/sessions/{id}/chats/{chat}/labels/{label}", tag = "chats",
+#[utoipa::path(delete, path = "/sessions/{id}/chats/{chat}/labels/{label}", tag = "labels",
     params(("id" = String, Path, description = "Session id", example = "sales"),
         ("chat" = String, Path, description = "Phone number, person's JID or group JID", example = "491701234567"),
         ("label" = String, Path, description = "Label id", example = "3")),

@@ -37,9 +37,18 @@ pub fn clean_json(v: &mut Value) {
 /// found without parsing: an escape is one preceded by an odd number of
 /// backslashes.
 pub fn json_has_nul(body: &[u8]) -> bool {
-    body.windows(5)
-        .enumerate()
-        .any(|(i, w)| w == b"u0000" && body[..i].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 1)
+    // Jumps from backslash run to backslash run: a base64 file has none,
+    // so a large body costs one fast scan.
+    let mut at = 0;
+    while let Some(offset) = body[at..].iter().position(|b| *b == b'\\') {
+        let start = at + offset;
+        let run = body[start..].iter().take_while(|b| **b == b'\\').count();
+        at = start + run;
+        if run % 2 == 1 && body[at..].starts_with(b"u0000") {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -53,6 +62,8 @@ mod tests {
         assert!(!json_has_nul(br#"{"text": "a\\u0000b"}"#), "the six characters \\u0000 as text");
         assert!(!json_has_nul(br#"{"text": "u0000"}"#));
         assert!(!json_has_nul(b""));
+        assert!(!json_has_nul(br#"trailing \"#));
+        assert!(json_has_nul(br#"\\\u0000"#), "three backslashes: the last escapes");
     }
 
     #[test]

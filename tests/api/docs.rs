@@ -40,6 +40,22 @@ fn committed_openapi_json_is_current() {
     );
 }
 
+/// Operation ids are unique (clients generated from the document need it;
+/// two handlers of the same name under one tag would collide).
+#[test]
+fn operation_ids_are_unique() {
+    let doc = serde_json::to_value(wa_gateway::api::openapi()).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(id) = op.get("operationId").and_then(|v| v.as_str()) {
+                assert!(seen.insert(id.to_owned()), "{method} {path}: operationId {id} is used twice");
+            }
+        }
+    }
+    assert!(seen.len() > 80, "{} operations", seen.len());
+}
+
 /// Every documented operation is served (no 404 or 405 from the router).
 #[tokio::test]
 async fn every_documented_operation_is_routed() {
