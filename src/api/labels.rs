@@ -118,6 +118,10 @@ pub async fn create(
     let Some(name) = name else {
         return Err(Error::validation("invalid label", json!({"name": ["required to create a label"]})));
     };
+    // Two creates at once would pick the same id (and the second would
+    // rename the first's label): one at a time in this process.
+    static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = CREATING.lock().await;
     let existing = state.store.labels.list(&session).await?;
     let next = existing.iter().filter_map(|l| l.label_id.parse::<u64>().ok()).max().unwrap_or(0) + 1;
     let change = LabelChange::Edited { label: next.to_string(), name: Some(name), color, deleted: false };

@@ -111,6 +111,25 @@ async fn labels_on_chats(backend: Backend) {
     let next = ok(&app, Method::POST, "/sessions/a/labels", Some(json!({"name": "Later"})), 201).await;
     assert_eq!(next["id"], "11");
 
+    // Labels created at once get ids of their own.
+    let creates = (0..4).map(|i| {
+        let app = &app;
+        async move {
+            ok(app, Method::POST, "/sessions/a/labels", Some(json!({"name": format!("Batch {i}")})), 201)
+                .await
+        }
+    });
+    let mut ids: Vec<String> = futures_util::future::join_all(creates)
+        .await
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["12", "13", "14", "15"]);
+    for id in &ids {
+        ok(&app, Method::DELETE, &format!("/sessions/a/labels/{id}"), None, 204).await;
+    }
+
     // Deleting through the API.
     ok(&app, Method::DELETE, "/sessions/a/labels/1", None, 204).await;
     assert_eq!(chat_labels(&app, c1).await, json!([]));
