@@ -343,7 +343,7 @@ pub(super) async fn prepare(
         request_id,
         batch_id,
         send_at,
-        status: None,
+        status: valid.status,
     };
     outgoing.into_rows(config.preview_chars, config.max_attempts).map_err(|e| Error::Internal(e.into()))
 }

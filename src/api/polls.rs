@@ -159,7 +159,7 @@ pub async fn vote(
         sender: log.sender_jid.clone(),
     };
     let draft = Draft::PollVote { target, poll: log.message_id, voter, options: request.options };
-    let valid = Validated { chat, draft, reply_to: None, mentions: Vec::new() };
+    let valid = Validated { chat, draft, reply_to: None, mentions: Vec::new(), status: None };
     let origin = Origin { request_id: request_id.map(|r| r.0.0.to_string()), ..Default::default() };
     Ok((StatusCode::ACCEPTED, Json(queue_one(&state, session, valid, message_id, origin).await?)))
 }

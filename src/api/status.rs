@@ -17,16 +17,14 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::messages::{
-    MessageView, Reserved, accept, accepted_view, ensure_session, idempotency_key, json_body, reserve,
-    resolved,
+    MessageView, Origin, Reserved, ensure_session, idempotency_key, json_body, queue_one, reserve, resolved,
 };
 use super::sessions::parse_id;
 use crate::error::{ApiResult, Error, ErrorResponse};
 use crate::http::extract::{Json, Path};
 use crate::http::request_id::RequestId;
 use crate::messages::job::StatusJob;
-use crate::messages::outgoing::Outgoing;
-use crate::messages::request::{MediaInput, MessageType, SendMessage};
+use crate::messages::request::{MediaInput, MessageType, SendMessage, Validated};
 use crate::state::AppState;
 use crate::wa::{Jid, Server};
 
@@ -225,24 +223,11 @@ pub async fn post_status(
         Reserved::Fresh(id) => id,
         Reserved::Replay(log) => return Ok((StatusCode::ACCEPTED, Json((*log).into()))),
     };
-    let outgoing = Outgoing {
-        session_id: session.to_owned(),
-        message_id,
-        chat: STATUS_CHAT.into(),
-        draft,
-        reply_to: None,
-        mentions: Vec::new(),
-        request_id: request_id.map(|r| r.0.0.to_string()),
-        batch_id: None,
-        send_at: None,
-        status: Some(StatusJob { recipients, background_argb, font }),
-    };
-    let config = &state.config.messages;
-    let (log, job) = outgoing
-        .into_rows(config.preview_chars, config.max_attempts)
-        .map_err(|e| Error::Internal(e.into()))?;
-    accept(&state, log.clone(), job).await?;
-    Ok((StatusCode::ACCEPTED, Json(accepted_view(log))))
+    let chat = Jid::parse(STATUS_CHAT).map_err(|e| Error::Internal(anyhow::anyhow!("{STATUS_CHAT}: {e}")))?;
+    let status = Some(StatusJob { recipients, background_argb, font });
+    let valid = Validated { chat, draft, reply_to: None, mentions: Vec::new(), status };
+    let origin = Origin { request_id: request_id.map(|r| r.0.0.to_string()), ..Default::default() };
+    Ok((StatusCode::ACCEPTED, Json(queue_one(&state, session, valid, message_id, origin).await?)))
 }
 
 #[cfg(test)]

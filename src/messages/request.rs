@@ -123,6 +123,8 @@ pub struct Validated {
     pub draft: Draft,
     pub reply_to: Option<String>,
     pub mentions: Vec<Jid>,
+    /// A status update's audience and look (`POST …/status` only).
+    pub status: Option<super::job::StatusJob>,
 }
 
 /// Longest text WhatsApp accepts.
@@ -175,7 +177,7 @@ impl SendMessage {
         }
         match (chat, draft) {
             (Some(chat), Some(draft)) if p.0.is_empty() => {
-                Ok(Validated { chat, draft, reply_to: self.reply_to, mentions })
+                Ok(Validated { chat, draft, reply_to: self.reply_to, mentions, status: None })
             }
             _ => Err(Value::Object(p.0)),
         }
